@@ -1,0 +1,97 @@
+"""Build the pieces of a run (data, model, callbacks, loggers, trainer) from a Hydra config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L  # noqa: N812
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from omegaconf import DictConfig, OmegaConf
+
+from au.callbacks import TwoStageFineTuning
+from au.data.datamodule import AUDataModule
+from au.data.transforms import normalization
+from au.losses import frequency_pos_weight
+from au.models.module import AULitModule
+
+
+def to_dict(config: DictConfig | dict | None) -> dict:
+    """A plain, resolved dict of a config node."""
+    if config is None:
+        return {}
+    if isinstance(config, DictConfig):
+        return OmegaConf.to_container(config, resolve=True)
+    return dict(config)
+
+
+def build_datamodule(config: DictConfig) -> AUDataModule:
+    """The data module of ``config.data`` (prepared and set up)."""
+    options = to_dict(config.data)
+    datamodule = AUDataModule(**options)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
+    """The LightningModule of ``config.model`` for the data module's AUs."""
+    model = to_dict(config.model)
+    loss = dict(model["loss"])
+    if loss["name"] == "weighted_bce":
+        train = datamodule.datasets["train"]
+        weight = frequency_pos_weight(train.labels, train.mask, loss.get("max_weight", 50.0))
+        loss["pos_weight"] = [round(float(w), 4) for w in weight]
+    mean, std = normalization(datamodule.channels)
+    data_config = dict(
+        image_size=datamodule.image_size, channels=datamodule.channels, mean=mean, std=std
+    )
+    return AULitModule(
+        aus=datamodule.aus,
+        backbone=model["backbone"],
+        head=model.get("head"),
+        loss=loss,
+        optimizer=model.get("optimizer"),
+        data_config=data_config,
+        channels_last=model.get("channels_last", False),
+    )
+
+
+def build_callbacks(config: DictConfig, output_dir: Path) -> list[L.Callback]:
+    """The two-stage schedule, checkpoints (best by val/f1 and last) and an LR monitor."""
+    schedule = TwoStageFineTuning(**to_dict(config.schedule))
+    checkpoint = ModelCheckpoint(
+        dirpath=output_dir / "checkpoints",
+        filename="best",
+        monitor=schedule.monitor,
+        mode=schedule.mode,
+        save_last=True,
+        auto_insert_metric_name=False,
+    )
+    return [schedule, checkpoint, LearningRateMonitor(logging_interval="epoch")]
+
+
+def build_loggers(config: DictConfig, output_dir: Path) -> list[Logger]:
+    """CSV always (unless disabled) and W&B (offline by default)."""
+    options = to_dict(config.logger)
+    loggers: list[Logger] = []
+    if options.get("csv", True):
+        loggers.append(CSVLogger(save_dir=output_dir, name="csv", version=""))
+    wandb = options.get("wandb")
+    if wandb:
+        loggers.append(WandbLogger(save_dir=str(output_dir), config=to_dict(config), **wandb))
+    return loggers
+
+
+def build_trainer(config: DictConfig, output_dir: Path) -> L.Trainer:
+    """A Lightning Trainer running both stages of the schedule."""
+    callbacks = build_callbacks(config, output_dir)
+    schedule = callbacks[0]
+    options = {k: v for k, v in to_dict(config.trainer).items() if v is not None}
+    return L.Trainer(
+        max_epochs=schedule.total_epochs,
+        callbacks=callbacks,
+        logger=build_loggers(config, output_dir),
+        default_root_dir=output_dir,
+        **options,
+    )

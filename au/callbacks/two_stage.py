@@ -1,0 +1,124 @@
+"""The paper's two-stage transfer learning as a reusable Lightning callback."""
+
+from __future__ import annotations
+
+import lightning as L  # noqa: N812
+from lightning.pytorch.callbacks import Callback
+
+
+class TwoStageFineTuning(Callback):
+    """Stage 1 trains the head on a frozen backbone; stage 2 fine-tunes at a lower rate.
+
+    Stage 1 runs until the monitored validation metric has not improved for ``patience``
+    epochs, or for ``stage1_max_epochs``. Stage 2 then unfreezes all backbone blocks (or the
+    last ``unfreeze_last_blocks``), sets the backbone to ``finetune_lr`` (its optimizer group
+    was created with it) and the head to ``head_finetune_lr``, and runs ``stage2_epochs``
+    epochs; with ``stage2_epochs=0`` training stops after stage 1. The stage survives a
+    checkpoint/resume.
+
+    Args:
+        stage1_max_epochs: Upper bound on stage-1 epochs (0 skips stage 1).
+        patience: Stage-1 epochs without improvement before switching.
+        stage2_epochs: Fine-tuning epochs.
+        unfreeze_last_blocks: ``None`` unfreezes everything, N the last N blocks.
+        finetune_lr: Learning rate of the backbone in stage 2 (informational: it is the
+            backbone group's rate; set by the optimizer config).
+        head_finetune_lr: Head learning rate in stage 2 (default: the backbone's).
+        train_bn: Let BatchNorm layers of unfrozen blocks train (and update statistics).
+        monitor: Validation metric to watch; ``mode`` ``"max"`` or ``"min"``.
+    """
+
+    def __init__(
+        self,
+        stage1_max_epochs: int = 10,
+        patience: int = 2,
+        stage2_epochs: int = 5,
+        unfreeze_last_blocks: int | None = None,
+        head_finetune_lr: float | None = None,
+        train_bn: bool = True,
+        monitor: str = "val/f1",
+        mode: str = "max",
+    ):
+        if stage1_max_epochs < 0 or stage2_epochs < 0 or patience < 1:
+            raise ValueError(
+                "schedule needs stage1_max_epochs >= 0, stage2_epochs >= 0 and patience >= 1; "
+                f"got {stage1_max_epochs}, {stage2_epochs}, {patience}"
+            )
+        if mode not in ("max", "min"):
+            raise ValueError(f"schedule.mode must be 'max' or 'min', got {mode!r}")
+        self.stage1_max_epochs, self.patience = stage1_max_epochs, patience
+        self.stage2_epochs, self.unfreeze_last_blocks = stage2_epochs, unfreeze_last_blocks
+        self.head_finetune_lr, self.train_bn = head_finetune_lr, train_bn
+        self.monitor, self.mode = monitor, mode
+        self.stage = 1 if stage1_max_epochs > 0 else 2
+        self.best: float | None = None
+        self.wait = 0
+        self.stage2_start_epoch = 0
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs of both stages at most (the Trainer's ``max_epochs``)."""
+        return self.stage1_max_epochs + self.stage2_epochs
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Freeze (stage 1) or unfreeze (stage 2, e.g. on resume) before the first step."""
+        if self.stage == 1:
+            pl_module.freeze_backbone()
+        else:
+            pl_module.freeze_backbone()
+            pl_module.unfreeze_backbone(self.unfreeze_last_blocks, self.train_bn)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Decide, after each epoch's validation, whether to switch stage or stop."""
+        epoch = trainer.current_epoch
+        if self.stage == 2:
+            if epoch + 1 - self.stage2_start_epoch >= self.stage2_epochs:
+                trainer.should_stop = True
+            return
+        if self._improved(trainer.callback_metrics.get(self.monitor)):
+            self.wait = 0
+        else:
+            self.wait += 1
+        if self.wait >= self.patience or epoch + 1 >= self.stage1_max_epochs:
+            self._start_stage2(trainer, pl_module, epoch + 1)
+
+    def _improved(self, value) -> bool:
+        if value is None:
+            return True
+        value = float(value)
+        better = self.best is None or (
+            value > self.best if self.mode == "max" else value < self.best
+        )
+        if better:
+            self.best = value
+        return better
+
+    def _start_stage2(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
+        self.stage, self.stage2_start_epoch = 2, epoch
+        if self.stage2_epochs == 0:
+            trainer.should_stop = True
+            return
+        pl_module.unfreeze_backbone(self.unfreeze_last_blocks, self.train_bn)
+        for optimizer in trainer.optimizers:
+            backbone_lr = next(g["lr"] for g in optimizer.param_groups if g["name"] == "backbone")
+            for group in optimizer.param_groups:
+                if group["name"] == "head":
+                    group["lr"] = self.head_finetune_lr or backbone_lr
+        pl_module.print(
+            f"\nepoch {epoch}: stage 2 (fine-tuning the backbone at lr {backbone_lr:g})"
+        )
+
+    def state_dict(self) -> dict:
+        """Stage bookkeeping saved in checkpoints."""
+        return {
+            "stage": self.stage,
+            "best": self.best,
+            "wait": self.wait,
+            "stage2_start_epoch": self.stage2_start_epoch,
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore the stage on resume."""
+        self.stage = state_dict["stage"]
+        self.best, self.wait = state_dict["best"], state_dict["wait"]
+        self.stage2_start_epoch = state_dict["stage2_start_epoch"]

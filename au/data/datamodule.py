@@ -1,0 +1,160 @@
+"""AUDataModule: an index (or the generated synthetic set) split by subject into loaders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L  # noqa: N812
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from au.aus import DISFA_DETECTION_AUS, parse_aus
+from au.data.dataset import AUImageDataset
+from au.data.index import AUIndex, read_index
+from au.data.splits import split_subjects
+from au.data.transforms import eval_transform, train_transform
+
+SPLITS = ("train", "val", "test")
+
+
+class AUDataModule(L.LightningDataModule):
+    """Loads an index CSV, splits it by subject and serves train/val/test loaders.
+
+    Args:
+        index_csv: A prepared index (file or folder). Ignored when ``synthetic`` is given.
+        synthetic: Generator settings (``au.data.synthetic.SyntheticConfig`` fields): the
+            synthetic set is generated once under ``data_root`` and reused.
+        data_root: Where generated/prepared data live (default ``$AU_DATA_ROOT``).
+        aus: AUs to detect, in model order (default: DISFA's 8 detection AUs).
+        positive_threshold: A label counts as present when ``value >= threshold`` (default:
+            the index's own, e.g. 2 for intensities).
+        fold: Test fold (cross-validation); ``None`` uses the index's ``split`` column.
+        num_folds: Folds to deal subjects into when the index has no ``fold`` column.
+        val_fraction: Share of the non-test subjects held out for validation / thresholds.
+        split_seed: Seed choosing the validation subjects.
+        image_size: Side of the square network input.
+        channels: 3 (RGB) or 1 (grayscale/thermal).
+        batch_size: Training batch size (evaluation uses ``eval_batch_size`` or 2x).
+        num_workers: DataLoader worker processes.
+        cache_images: Keep decoded images in memory.
+        augment: Keyword arguments of :func:`au.data.transforms.train_transform`, or
+            ``False`` for no augmentation.
+    """
+
+    def __init__(
+        self,
+        index_csv: str | None = None,
+        synthetic: dict | None = None,
+        data_root: str | None = None,
+        aus: list[str] | None = None,
+        positive_threshold: float | None = None,
+        fold: int | None = 1,
+        num_folds: int = 3,
+        val_fraction: float = 0.2,
+        split_seed: int = 0,
+        image_size: int = 112,
+        channels: int = 3,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        cache_images: bool = False,
+        augment: dict | bool | None = None,
+        name: str = "index",
+    ):
+        super().__init__()
+        if index_csv is None and synthetic is None:
+            raise ValueError("set data.index_csv (a prepared index) or data.synthetic")
+        if batch_size < 1 or image_size < 16:
+            raise ValueError(f"bad data.batch_size={batch_size} or data.image_size={image_size}")
+        self.index_csv = index_csv
+        self.synthetic = dict(synthetic) if synthetic is not None else None
+        self.data_root = data_root
+        self.aus = parse_aus(aus or DISFA_DETECTION_AUS)
+        self.positive_threshold = positive_threshold
+        self.fold, self.num_folds = fold, num_folds
+        self.val_fraction, self.split_seed = val_fraction, split_seed
+        self.image_size, self.channels = image_size, channels
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or 2 * batch_size
+        self.num_workers, self.pin_memory = num_workers, pin_memory
+        self.cache_images = cache_images
+        self.augment = augment
+        self.name = name
+        self.index: AUIndex | None = None
+        self.subjects: dict[str, list[str]] = {}
+        self.datasets: dict[str, AUImageDataset] = {}
+
+    def _index_location(self) -> Path:
+        if self.synthetic is None:
+            return Path(self.index_csv).expanduser()
+        from au.data.synthetic import SyntheticConfig, ensure_synthetic
+
+        return ensure_synthetic(SyntheticConfig(**self.synthetic), root=self.data_root)
+
+    def prepare_data(self) -> None:
+        """Generate the synthetic set if needed (once, on one process)."""
+        self._index_location()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the index, split subjects and build the three datasets."""
+        if self.datasets:
+            return
+        self.index = read_index(self._index_location())
+        labels, mask = self.index.labels(self.aus, self.positive_threshold)
+        if mask.sum(0).min() == 0:
+            missing = [au for au, n in zip(self.aus, mask.sum(0), strict=True) if n == 0]
+            raise ValueError(f"the index {self.index.root} codes none of the AUs {missing}")
+        table = self.index.table
+        self.subjects = split_subjects(
+            table, self.fold, self.num_folds, self.val_fraction, self.split_seed
+        )
+        paths = np.array(self.index.image_paths(), dtype=object)
+        subject = table["subject"].astype(str).to_numpy()
+        for split in SPLITS:
+            rows = np.flatnonzero(np.isin(subject, self.subjects[split]))
+            self.datasets[split] = AUImageDataset(
+                paths[rows],
+                labels[rows],
+                mask[rows],
+                self._transform(split),
+                channels=self.channels,
+                cache=self.cache_images,
+            )
+            self.datasets[split].rows = rows
+
+    def _transform(self, split: str):
+        if split == "train" and self.augment is not False:
+            return train_transform(self.image_size, self.channels, **dict(self.augment or {}))
+        return eval_transform(self.image_size, self.channels)
+
+    def train_prevalence(self) -> torch.Tensor:
+        """Positive rate of each AU among coded training labels (A,)."""
+        train = self.datasets["train"]
+        return (train.labels * train.mask).sum(0) / train.mask.sum(0).clamp(min=1)
+
+    def loader(self, split: str, shuffle: bool | None = None) -> DataLoader:
+        """A DataLoader over one split (shuffled only for train by default)."""
+        train = split == "train"
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train if shuffle is None else shuffle,
+            drop_last=train and len(self.datasets[split]) > self.batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches."""
+        return self.loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches (subjects held out from training)."""
+        return self.loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches (the held-out fold)."""
+        return self.loader("test")

@@ -1,0 +1,161 @@
+"""The index CSV: the one public format every au data set is read from.
+
+A prepared data set is a folder holding ``index.csv`` (one row per face image) and, beside it,
+an optional ``index.json`` describing it. The synthetic generator, every ``prepare`` script and
+a user's own data all write this format, so all of them train, evaluate and predict the same way.
+
+Columns of ``index.csv``:
+
+* ``path`` (required): the face image, relative to the folder of ``index.csv`` (or absolute).
+* ``subject`` (required): the person; splits never share a subject.
+* ``frame`` (optional, int): position in the subject's video; 0 for still images.
+* ``AU<n>`` (one per labelled AU, e.g. ``AU1``, ``AU12``): the label. An intensity 0-5 for
+  intensity-coded sets (DISFA, synthetic) or 0/1 for occurrence-coded ones (BP4D). An empty cell
+  means "not coded" and is masked out of losses and metrics, never read as 0.
+* ``fold`` (optional, int from 1): the cross-validation fold of the subject.
+* ``emotion`` (optional): the expression label (``neutral``, ``happiness``, ...), empty if none.
+* any other column (nuisance factors, session, task) is kept as metadata.
+
+``index.json`` keys (all optional): ``name``, ``label_type`` (``"intensity"`` or
+``"occurrence"``), ``positive_threshold`` (a label counts as present when ``value >=
+threshold``: 2 for DISFA intensities, 1 for occurrences), ``aus`` (the AU columns, in order),
+``channels`` (1 or 3), ``num_folds``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from au.aus import UnknownAUError, parse_au
+
+INDEX_CSV = "index.csv"
+INDEX_JSON = "index.json"
+REQUIRED_COLUMNS = ("path", "subject")
+_AU_COLUMN = re.compile(r"^AU\d+$")
+
+
+class IndexFormatError(ValueError):
+    """Raised when an index CSV is missing, unreadable or does not follow the schema."""
+
+
+@dataclass
+class AUIndex:
+    """A loaded index: its table, the folder images are relative to, and its description."""
+
+    table: pd.DataFrame
+    root: Path
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def au_columns(self) -> list[str]:
+        """The AU columns present in the table, in file order."""
+        return [c for c in self.table.columns if _AU_COLUMN.match(c)]
+
+    @property
+    def positive_threshold(self) -> float:
+        """Value at or above which a label counts as present (from ``index.json``, default 1)."""
+        return float(self.meta.get("positive_threshold", 1))
+
+    def image_paths(self) -> list[Path]:
+        """Absolute image paths, one per row."""
+        return [p if p.is_absolute() else self.root / p for p in map(Path, self.table["path"])]
+
+    def labels(
+        self, aus: list[str], positive_threshold: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Binary labels and masks for ``aus``.
+
+        Args:
+            aus: Canonical AU keys in model order. AUs the index does not label are fully masked.
+            positive_threshold: Overrides the index's threshold (e.g. DISFA intensity >= 2).
+
+        Returns:
+            ``labels`` (N, A) float32 in {0, 1} and ``mask`` (N, A) float32, 1 where coded.
+        """
+        threshold = self.positive_threshold if positive_threshold is None else positive_threshold
+        n = len(self.table)
+        labels = np.zeros((n, len(aus)), dtype=np.float32)
+        mask = np.zeros((n, len(aus)), dtype=np.float32)
+        for j, au in enumerate(aus):
+            if au not in self.table.columns:
+                continue
+            values = pd.to_numeric(self.table[au], errors="coerce").to_numpy(dtype=np.float64)
+            coded = ~np.isnan(values)
+            labels[coded, j] = (values[coded] >= threshold).astype(np.float32)
+            mask[:, j] = coded
+        return labels, mask
+
+
+def _read_meta(folder: Path) -> dict:
+    meta_path = folder / INDEX_JSON
+    if not meta_path.exists():
+        return {}
+    try:
+        return json.loads(meta_path.read_text())
+    except json.JSONDecodeError as err:
+        raise IndexFormatError(f"{meta_path} is not valid JSON: {err}") from err
+
+
+def read_index(path: str | Path) -> AUIndex:
+    """Read and validate an index CSV (or the folder that holds ``index.csv``).
+
+    Raises:
+        IndexFormatError: If the file is missing, unreadable, lacks a required column, has no AU
+            column, or names an AU column that is not a FACS AU.
+    """
+    path = Path(path).expanduser()
+    csv_path = path / INDEX_CSV if path.is_dir() else path
+    if not csv_path.exists():
+        raise IndexFormatError(
+            f"index CSV not found: {csv_path} (prepare the data set first, or point "
+            "data.index_csv / data.root at an existing one)"
+        )
+    try:
+        table = pd.read_csv(csv_path, dtype={"subject": str, "path": str}, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise IndexFormatError(f"cannot read index CSV {csv_path}: {err}") from err
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise IndexFormatError(
+            f"{csv_path} lacks required column(s) {missing}; see au/data/index.py"
+        )
+    au_columns = [c for c in table.columns if _AU_COLUMN.match(c)]
+    if not au_columns:
+        raise IndexFormatError(f"{csv_path} has no AU column (expected columns like AU1, AU12)")
+    for column in au_columns:
+        try:
+            parse_au(column)
+        except UnknownAUError as err:
+            raise IndexFormatError(f"{csv_path}: column {column!r}: {err}") from err
+    if table["path"].isna().any() or table["subject"].isna().any():
+        row = int(np.flatnonzero(table["path"].isna() | table["subject"].isna())[0])
+        raise IndexFormatError(f"{csv_path}: row {row + 2} has an empty path or subject")
+    return AUIndex(table=table, root=csv_path.parent, meta=_read_meta(csv_path.parent))
+
+
+def write_index(table: pd.DataFrame, folder: str | Path, meta: dict | None = None) -> Path:
+    """Write ``index.csv`` (and ``index.json`` when ``meta`` is given) atomically into ``folder``.
+
+    Returns:
+        The path of the written ``index.csv``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise IndexFormatError(f"cannot write an index without column(s) {missing}")
+    csv_path = folder / INDEX_CSV
+    tmp = csv_path.with_suffix(".csv.tmp")
+    table.to_csv(tmp, index=False)
+    if meta is not None:
+        json_tmp = folder / (INDEX_JSON + ".tmp")
+        json_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+        json_tmp.replace(folder / INDEX_JSON)
+    tmp.replace(csv_path)
+    return csv_path

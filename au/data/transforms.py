@@ -1,0 +1,58 @@
+"""albumentations pipelines for training and evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import albumentations as A  # noqa: N812
+from albumentations.pytorch import ToTensorV2
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalization(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """ImageNet mean/std for 3 channels, or their averages for one channel."""
+    if channels == 3:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return (sum(IMAGENET_MEAN) / 3,), (sum(IMAGENET_STD) / 3,)
+
+
+def eval_transform(image_size: int, channels: int = 3) -> A.Compose:
+    """Deterministic preprocessing: resize, normalise, to a (C, H, W) float tensor."""
+    mean, std = normalization(channels)
+    return A.Compose([A.Resize(image_size, image_size), A.Normalize(mean, std), ToTensorV2()])
+
+
+def train_transform(
+    image_size: int,
+    channels: int = 3,
+    hflip: float = 0.5,
+    affine: float = 0.7,
+    rotate: float = 8.0,
+    translate: float = 0.04,
+    scale: Sequence[float] = (0.93, 1.07),
+    color: float = 0.5,
+) -> A.Compose:
+    """Training augmentation: small affine jitter, horizontal flip, brightness/contrast.
+
+    A flip is safe for the bilateral AUs au detects by default; disable it (``hflip=0``) for
+    unilateral AUs such as contempt's R14.
+    """
+    mean, std = normalization(channels)
+    return A.Compose(
+        [
+            A.Affine(
+                scale=tuple(scale),
+                translate_percent=(-translate, translate),
+                rotate=(-rotate, rotate),
+                border_mode=0,
+                p=affine,
+            ),
+            A.Resize(image_size, image_size),
+            A.HorizontalFlip(p=hflip),
+            A.RandomBrightnessContrast(0.2, 0.2, p=color),
+            A.Normalize(mean, std),
+            ToTensorV2(),
+        ]
+    )

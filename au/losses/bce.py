@@ -1,0 +1,53 @@
+"""Binary cross-entropy over AUs, optionally with per-AU positive weights (weighted BCE)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from au.losses.masking import full_mask, masked_mean
+
+
+class BCELoss(nn.Module):
+    """Masked BCE on logits: ``-w·y·log p - (1-y)·log(1-p)``, averaged over coded labels.
+
+    Args:
+        pos_weight: Optional per-AU weight of the positive term (A,), e.g. ``neg/pos`` counts
+            for "weighted BCE"; ``None`` gives plain BCE.
+    """
+
+    def __init__(self, pos_weight: Sequence[float] | torch.Tensor | None = None):
+        super().__init__()
+        weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
+        self.register_buffer("pos_weight", weight)
+
+    def set_pos_weight(self, pos_weight: torch.Tensor) -> None:
+        """Set the per-AU positive weights (e.g. from training-set frequencies)."""
+        self.pos_weight = torch.as_tensor(pos_weight, dtype=torch.float32)
+
+    def forward(
+        self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Return the masked mean BCE of ``logits`` (B, A) against ``targets`` (B, A)."""
+        mask = full_mask(targets, mask)
+        weight = None if self.pos_weight is None else self.pos_weight.to(logits.device)
+        losses = F.binary_cross_entropy_with_logits(
+            logits, targets, pos_weight=weight, reduction="none"
+        )  # (B, A)
+        return masked_mean(losses, mask)
+
+
+def frequency_pos_weight(labels: torch.Tensor, mask: torch.Tensor, max_weight: float = 50.0):
+    """Positive weights ``negatives / positives`` per AU from training labels (B, A).
+
+    AUs with no positive get ``max_weight``; every weight is clipped to ``[1/max_weight,
+    max_weight]`` so a very rare AU cannot dominate the loss.
+    """
+    positives = (labels * mask).sum(0)
+    negatives = ((1 - labels) * mask).sum(0)
+    weight = negatives / positives.clamp(min=1)
+    weight[positives == 0] = max_weight
+    return weight.clamp(1.0 / max_weight, max_weight)

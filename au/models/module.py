@@ -1,0 +1,237 @@
+"""AULitModule: backbone ▸ head ▸ loss, with per-AU metrics and tuned thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L  # noqa: N812
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torchmetrics import CatMetric
+
+from au.losses import BCELoss, LSEPLoss, PrecisionRecallLoss
+from au.metrics import per_au_metrics, select_thresholds
+from au.models.backbone import create_backbone, group_module_names
+from au.models.head import AUHead
+
+LOSSES: dict[str, type[nn.Module]] = {
+    "bce": BCELoss,
+    "weighted_bce": BCELoss,
+    "lsep": LSEPLoss,
+    "pr": PrecisionRecallLoss,
+}
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+def build_loss(config: dict) -> nn.Module:
+    """Instantiate a loss from ``{"name": ..., **kwargs}``."""
+    config = dict(config)
+    name = config.pop("name", None)
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    if name == "weighted_bce":
+        config.pop("max_weight", None)
+        if config.get("pos_weight") is None:
+            raise ValueError(
+                "loss weighted_bce needs pos_weight (au.fit computes it from the training labels)"
+            )
+    return LOSSES[name](**config)
+
+
+class PredictionStore(nn.Module):
+    """Collects logits, labels, masks and row ids over an epoch (synced and de-duplicated)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts = nn.ModuleDict({k: CatMetric() for k in ("logits", "labels", "mask", "ids")})
+
+    def update(self, logits, labels, mask, ids) -> None:
+        """Add one batch."""
+        for key, value in zip(self.parts, (logits, labels, mask, ids), strict=True):
+            self.parts[key].update(value.detach().float())
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        """All rows seen (across processes), each once, in row-id order, then reset."""
+        values = {k: torch.atleast_1d(m.compute()) for k, m in self.parts.items()}
+        num_aus = values["logits"].numel() // max(values["ids"].numel(), 1)
+        for key in ("logits", "labels", "mask"):
+            values[key] = values[key].reshape(-1, num_aus)
+        ids, first = _first_occurrence(values["ids"].long())
+        for metric in self.parts.values():
+            metric.reset()
+        out = {k: values[k][first] for k in ("logits", "labels", "mask")}
+        out["ids"] = ids
+        return out
+
+
+def _first_occurrence(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    unique, inverse = torch.unique(ids, return_inverse=True)
+    first = torch.full_like(unique, ids.numel()).scatter_reduce(
+        0, inverse, torch.arange(ids.numel(), device=ids.device), reduce="amin"
+    )
+    return unique, first
+
+
+class AULitModule(L.LightningModule):
+    """Multi-label AU detector: a timm backbone, the paper's head, one of the AU losses.
+
+    Args:
+        aus: AU keys in output order.
+        backbone: Keyword arguments of :func:`au.models.backbone.create_backbone`.
+        head: Keyword arguments of :class:`au.models.head.AUHead` (``dropout``).
+        loss: ``{"name": "bce" | "weighted_bce" | "lsep" | "pr", **kwargs}``.
+        optimizer: ``{"name": "adam", "lr": head lr, "finetune_lr": backbone lr,
+            "head_finetune_lr": head lr in stage 2 (default finetune_lr), "weight_decay"}``.
+        data_config: Preprocessing a checkpoint's users need (image_size, channels, mean, std).
+        channels_last: Use the channels-last memory format (faster convolutions on CPU/GPU).
+    """
+
+    def __init__(
+        self,
+        aus: list[str],
+        backbone: dict,
+        head: dict | None = None,
+        loss: dict | None = None,
+        optimizer: dict | None = None,
+        data_config: dict | None = None,
+        channels_last: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.aus = list(aus)
+        self.backbone = create_backbone(**backbone)
+        self.head = AUHead(self.backbone.num_features, len(self.aus), **(head or {}))
+        self.loss_fn = build_loss(loss or {"name": "bce"})
+        self.optimizer_config = {
+            "name": "adam",
+            "lr": 1e-3,
+            "finetune_lr": 1e-5,
+            **(optimizer or {}),
+        }
+        self.register_buffer("thresholds", torch.full((len(self.aus),), 0.5))
+        self.val_store, self.test_store = PredictionStore(), PredictionStore()
+        self.test_results: dict[str, pd.DataFrame] = {}
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    # ---- model -------------------------------------------------------------------------
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (B, A) for images (B, C, H, W)."""
+        if self.hparams.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.head(self.backbone(images))
+
+    def freeze_backbone(self) -> None:
+        """Stage 1: no backbone parameter trains and BatchNorm statistics stay fixed."""
+        self.backbone.requires_grad_(False)
+        self.train(self.training)
+
+    def unfreeze_backbone(self, last_blocks: int | None = None, train_bn: bool = True) -> None:
+        """Stage 2: make all blocks, or the last ``last_blocks`` of timm's grouping, trainable."""
+        groups = group_module_names(self.backbone)
+        if last_blocks is not None and not 1 <= last_blocks <= len(groups):
+            raise ValueError(
+                f"unfreeze last_blocks={last_blocks}: {self.hparams.backbone['name']}"
+                f" has {len(groups)} blocks"
+            )
+        for names in groups if last_blocks is None else groups[-last_blocks:]:
+            for name in names:
+                module = self.backbone.get_submodule(name)
+                if train_bn or not isinstance(module, _BatchNorm):
+                    module.requires_grad_(True)
+        self.train(self.training)
+
+    def train(self, mode: bool = True):
+        """Set train mode, keeping BatchNorm layers with frozen parameters in eval mode."""
+        super().train(mode)
+        if mode:
+            for module in self.backbone.modules():
+                frozen = not any(p.requires_grad for p in module.parameters(recurse=False))
+                if isinstance(module, _BatchNorm) and frozen:
+                    module.eval()
+        return self
+
+    def configure_optimizers(self):
+        """Two parameter groups: head (``lr``) and backbone (``finetune_lr``)."""
+        config = dict(self.optimizer_config)
+        name = config.pop("name")
+        if name not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        lr, finetune_lr = config.pop("lr"), config.pop("finetune_lr")
+        config.pop("head_finetune_lr", None)
+        groups = [
+            {"params": list(self.head.parameters()), "lr": lr, "name": "head"},
+            {"params": list(self.backbone.parameters()), "lr": finetune_lr, "name": "backbone"},
+        ]
+        return OPTIMIZERS[name](groups, **config)
+
+    # ---- steps -------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        """One optimisation step on a batch."""
+        logits = self(batch["image"])  # (B, A)
+        loss = self.loss_fn(logits, batch["labels"], batch["mask"])
+        self.log("train/loss", loss, prog_bar=True, on_epoch=True, batch_size=len(logits))
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        """Accumulate validation predictions."""
+        self._eval_step(batch, self.val_store, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        """Accumulate test predictions."""
+        self._eval_step(batch, self.test_store, "test")
+
+    def _eval_step(self, batch: dict, store: PredictionStore, split: str) -> None:
+        logits = self(batch["image"])
+        loss = self.loss_fn(logits, batch["labels"], batch["mask"])
+        self.log(f"{split}/loss", loss, batch_size=len(logits), sync_dist=True)
+        store.update(logits, batch["labels"], batch["mask"], batch["index"])
+
+    def on_validation_epoch_end(self) -> None:
+        """Tune per-AU thresholds on validation; log F1 at them and at 0.5, and ROC-AUC."""
+        out = self.val_store.compute()
+        probs = torch.sigmoid(out["logits"].double())
+        thresholds, _ = select_thresholds(probs, out["labels"], out["mask"])
+        tuned = per_au_metrics(probs, out["labels"], out["mask"], self.aus, thresholds)
+        fixed = per_au_metrics(probs, out["labels"], out["mask"], self.aus, 0.5)
+        if not self.trainer.sanity_checking:
+            self.thresholds.copy_(thresholds.to(self.thresholds))
+        self._log_table("val", tuned, fixed)
+
+    def on_test_epoch_end(self) -> None:
+        """Report test metrics at the model's (validation-tuned) thresholds and at 0.5."""
+        out = self.test_store.compute()
+        probs = torch.sigmoid(out["logits"].double())
+        tuned = per_au_metrics(probs, out["labels"], out["mask"], self.aus, self.thresholds.cpu())
+        fixed = per_au_metrics(probs, out["labels"], out["mask"], self.aus, 0.5)
+        self.test_results = {"tuned": tuned, "fixed": fixed, "probs": probs, **out}
+        self._log_table("test", tuned, fixed)
+
+    def _log_table(self, split: str, tuned: pd.DataFrame, fixed: pd.DataFrame) -> None:
+        average = tuned.iloc[-1]
+        values = {
+            f"{split}/f1": average["f1"],
+            f"{split}/f1@0.5": fixed.iloc[-1]["f1"],
+            f"{split}/auc": average["roc_auc"],
+        }
+        for row in tuned.iloc[:-1].itertuples():
+            values[f"{split}/f1/{row.au}"] = row.f1
+            values[f"{split}/auc/{row.au}"] = row.roc_auc
+        values = {k: float(v) for k, v in values.items() if pd.notna(v)}
+        headline = values.pop(f"{split}/f1", 0.0)
+        self.log_dict(values)
+        self.log(f"{split}/f1", headline, prog_bar=True)
+
+    # ---- checkpoints -------------------------------------------------------------------
+    @classmethod
+    def load_detector(cls, path: str | Path, map_location: str = "cpu") -> AULitModule:
+        """Load a trained detector for inference; no ImageNet weights are needed."""
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        hparams = torch.load(path, map_location="cpu", weights_only=False)["hyper_parameters"]
+        backbone = {**hparams["backbone"], "pretrained": False, "weights": None}
+        model = cls.load_from_checkpoint(path, map_location=map_location, backbone=backbone)
+        return model.eval()
