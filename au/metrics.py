@@ -151,4 +151,4 @@ def f1_table(metrics: pd.DataFrame, baselines: pd.DataFrame | None = None, **ext
     table["support"] = metrics["support"].to_numpy()
     numeric = table.select_dtypes(include=[np.floating]).columns
     table[numeric] = table[numeric].map(lambda v: "–" if pd.isna(v) else f"{100 * v:.1f}")
-    return table.to_markdown(index=False)
+    return table.to_markdown(index=False, disable_numparse=True)
