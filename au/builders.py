@@ -88,6 +88,8 @@ def build_trainer(config: DictConfig, output_dir: Path) -> L.Trainer:
     callbacks = build_callbacks(config, output_dir)
     schedule = callbacks[0]
     options = {k: v for k, v in to_dict(config.trainer).items() if v is not None}
+    if schedule.cache_features:
+        options["reload_dataloaders_every_n_epochs"] = 1
     return L.Trainer(
         max_epochs=schedule.total_epochs,
         callbacks=callbacks,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import lightning as L  # noqa: N812
+from pathlib import Path
+
 from lightning.pytorch.callbacks import Callback
+
+from au.data.features import FeatureDataset, cached_features
 
 
 class TwoStageFineTuning(Callback):
@@ -26,6 +30,10 @@ class TwoStageFineTuning(Callback):
         head_finetune_lr: Head learning rate in stage 2 (default: the backbone's).
         train_bn: Let BatchNorm layers of unfrozen blocks train (and update statistics).
         monitor: Validation metric to watch; ``mode`` ``"max"`` or ``"min"``.
+        cache_features: Train stage 1 on backbone features computed once (train and val
+            images with evaluation preprocessing, i.e. no augmentation in stage 1). Needs an
+            :class:`~au.data.datamodule.AUDataModule` and ``reload_dataloaders_every_n_epochs=1``.
+        feature_cache_dir: Where cached features are kept between runs (``None``: memory only).
     """
 
     def __init__(
@@ -38,6 +46,8 @@ class TwoStageFineTuning(Callback):
         train_bn: bool = True,
         monitor: str = "val/f1",
         mode: str = "max",
+        cache_features: bool = False,
+        feature_cache_dir: str | None = None,
     ):
         if stage1_max_epochs < 0 or stage2_epochs < 0 or patience < 1:
             raise ValueError(
@@ -50,6 +60,8 @@ class TwoStageFineTuning(Callback):
         self.stage2_epochs, self.unfreeze_last_blocks = stage2_epochs, unfreeze_last_blocks
         self.head_finetune_lr, self.train_bn = head_finetune_lr, train_bn
         self.monitor, self.mode = monitor, mode
+        self.cache_features = cache_features
+        self.feature_cache_dir = Path(feature_cache_dir) if feature_cache_dir else None
         self.stage = 1 if stage1_max_epochs > 0 else 2
         self.best: float | None = None
         self.wait = 0
@@ -64,9 +76,24 @@ class TwoStageFineTuning(Callback):
         """Freeze (stage 1) or unfreeze (stage 2, e.g. on resume) before the first step."""
         if self.stage == 1:
             pl_module.freeze_backbone()
+            if self.cache_features:
+                self._install_features(trainer.datamodule, pl_module)
         else:
             pl_module.freeze_backbone()
             pl_module.unfreeze_backbone(self.unfreeze_last_blocks, self.train_bn)
+
+    def _install_features(self, datamodule, pl_module: L.LightningModule) -> None:
+        if datamodule is None or not hasattr(datamodule, "overrides"):
+            raise ValueError("schedule.cache_features needs an AUDataModule passed to fit()")
+        if not trainer_reloads_loaders(pl_module.trainer):
+            raise ValueError("schedule.cache_features needs reload_dataloaders_every_n_epochs=1")
+        for split in ("train", "val"):
+            view = datamodule.eval_view(split)
+            features = cached_features(
+                pl_module.backbone, view, self.feature_cache_dir, datamodule.preprocessing_key(),
+                batch_size=datamodule.eval_batch_size, desc=f"stage-1 features ({split})",
+            )
+            datamodule.overrides[split] = FeatureDataset(features, view)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Decide, after each epoch's validation, whether to switch stage or stop."""
@@ -95,6 +122,8 @@ class TwoStageFineTuning(Callback):
 
     def _start_stage2(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         self.stage, self.stage2_start_epoch = 2, epoch
+        if trainer.datamodule is not None and hasattr(trainer.datamodule, "overrides"):
+            trainer.datamodule.overrides.clear()
         if self.stage2_epochs == 0:
             trainer.should_stop = True
             return
@@ -122,3 +151,8 @@ class TwoStageFineTuning(Callback):
         self.stage = state_dict["stage"]
         self.best, self.wait = state_dict["best"], state_dict["wait"]
         self.stage2_start_epoch = state_dict["stage2_start_epoch"]
+
+
+def trainer_reloads_loaders(trainer: L.Trainer) -> bool:
+    """Whether the Trainer rebuilds its data loaders every epoch (needed to leave the cache)."""
+    return trainer.reload_dataloaders_every_n_epochs == 1

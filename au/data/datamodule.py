@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L  # noqa: N812
+import copy
+
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from au.aus import DISFA_DETECTION_AUS, parse_aus
 from au.data.dataset import AUImageDataset
@@ -85,6 +87,8 @@ class AUDataModule(L.LightningDataModule):
         self.index: AUIndex | None = None
         self.subjects: dict[str, list[str]] = {}
         self.datasets: dict[str, AUImageDataset] = {}
+        #: Datasets served instead of ``datasets`` (e.g. cached stage-1 features).
+        self.overrides: dict[str, Dataset] = {}
 
     def _index_location(self) -> Path:
         if self.synthetic is None:
@@ -129,6 +133,16 @@ class AUDataModule(L.LightningDataModule):
             return train_transform(self.image_size, self.channels, **dict(self.augment or {}))
         return eval_transform(self.image_size, self.channels)
 
+    def eval_view(self, split: str) -> AUImageDataset:
+        """The images of a split with deterministic (evaluation) preprocessing."""
+        view = copy.copy(self.datasets[split])
+        view.transform = eval_transform(self.image_size, self.channels)
+        return view
+
+    def preprocessing_key(self) -> str:
+        """Describes the deterministic preprocessing (part of the feature-cache key)."""
+        return f"eval:size={self.image_size}:channels={self.channels}:imagenet-norm"
+
     def train_prevalence(self) -> torch.Tensor:
         """Positive rate of each AU among coded training labels (A,)."""
         train = self.datasets["train"]
@@ -137,11 +151,12 @@ class AUDataModule(L.LightningDataModule):
     def loader(self, split: str, shuffle: bool | None = None) -> DataLoader:
         """A DataLoader over one split (shuffled only for train by default)."""
         train = split == "train"
+        dataset = self.overrides.get(split, self.datasets[split])
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,
             shuffle=train if shuffle is None else shuffle,
-            drop_last=train and len(self.datasets[split]) > self.batch_size,
+            drop_last=train and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,

@@ -123,6 +123,12 @@ class AULitModule(L.LightningModule):
             images = images.contiguous(memory_format=torch.channels_last)
         return self.head(self.backbone(images))
 
+    def logits(self, batch: dict) -> torch.Tensor:
+        """Logits of a batch of images, or of pre-computed backbone features (stage 1 cache)."""
+        if "features" in batch:
+            return self.head(batch["features"])
+        return self(batch["image"])
+
     def freeze_backbone(self) -> None:
         """Stage 1: no backbone parameter trains and BatchNorm statistics stay fixed."""
         self.backbone.requires_grad_(False)
@@ -170,7 +176,7 @@ class AULitModule(L.LightningModule):
     # ---- steps -------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         """One optimisation step on a batch."""
-        logits = self(batch["image"])  # (B, A)
+        logits = self.logits(batch)  # (B, A)
         loss = self.loss_fn(logits, batch["labels"], batch["mask"])
         self.log("train/loss", loss, prog_bar=True, on_epoch=True, batch_size=len(logits))
         return loss
@@ -184,7 +190,7 @@ class AULitModule(L.LightningModule):
         self._eval_step(batch, self.test_store, "test")
 
     def _eval_step(self, batch: dict, store: PredictionStore, split: str) -> None:
-        logits = self(batch["image"])
+        logits = self.logits(batch)
         loss = self.loss_fn(logits, batch["labels"], batch["mask"])
         self.log(f"{split}/loss", loss, batch_size=len(logits), sync_dist=True)
         store.update(logits, batch["labels"], batch["mask"], batch["index"])
