@@ -1,0 +1,114 @@
+"""Command line: ``python -m au.prepare <name> --raw PATH [--out PATH] [options]``.
+
+Prepares one data set from its original release into face crops plus ``index.csv`` /
+``index.json``. A problem with the release (wrong folder, missing or corrupt file, label/frame
+count mismatch) is printed as one line naming the file, without a traceback, and the exit status
+is 1. See ``datasets/README.md`` for the expected release layouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from au.prepare import DATASETS, PrepareError, default_out, prepare
+
+#: Options that only some data sets take: option -> data sets.
+SPECIFIC = {
+    "camera": ("disfa",),
+    "frame_offset": ("bp4d",),
+    "include_pose": ("bosphorus",),
+    "include_occlusion": ("bosphorus",),
+    "unlisted": ("bosphorus",),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m au.prepare``."""
+    description = __doc__.split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m au.prepare", description=description)
+    parser.add_argument("name", choices=sorted(DATASETS), help="data set to prepare")
+    parser.add_argument("--raw", required=True, help="folder of the release as distributed")
+    parser.add_argument(
+        "--out", help="output folder (default: $AU_DATA_ROOT/<name> or ~/.cache/au/data/<name>)"
+    )
+    parser.add_argument("--crop-size", type=int, default=128, help="side of the square crops")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
+    parser.add_argument(
+        "--limit-subjects",
+        nargs="+",
+        metavar="SUBJECT",
+        help="prepare only these subjects (CelebA: identities)",
+    )
+    parser.add_argument("--force", action="store_true", help="redo subjects already prepared")
+    parser.add_argument(
+        "--no-rotate",
+        dest="rotate",
+        action="store_false",
+        help="do not rotate crops to level the eyes",
+    )
+    parser.add_argument("--camera", choices=("left", "right", "both"), help="DISFA camera(s)")
+    parser.add_argument("--frame-offset", type=int, help="BP4D: image number - CSV frame number")
+    parser.add_argument(
+        "--include-pose",
+        action="store_true",
+        default=None,
+        help="Bosphorus: also the head-pose files (YR/PR/CR)",
+    )
+    parser.add_argument(
+        "--include-occlusion",
+        action="store_true",
+        default=None,
+        help="Bosphorus: also the occlusion files (O_)",
+    )
+    parser.add_argument(
+        "--unlisted-aus",
+        dest="unlisted",
+        choices=("masked", "absent"),
+        help="Bosphorus: label of the AUs a posed-AU file does not name",
+    )
+    return parser
+
+
+def options_of(args: argparse.Namespace) -> dict:
+    """Keyword options for ``prepare``; a data-set specific option given to another is an error."""
+    options = {
+        "crop_size": args.crop_size,
+        "workers": args.workers,
+        "force": args.force,
+        "limit_subjects": args.limit_subjects,
+        "rotate": args.rotate,
+    }
+    for key, names in SPECIFIC.items():
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if args.name not in names:
+            flag = "--unlisted-aus" if key == "unlisted" else "--" + key.replace("_", "-")
+            raise PrepareError(f"{flag} applies to {', '.join(names)} only, not {args.name}")
+        options[key] = value
+    if args.crop_size < 8 or args.workers < 1:
+        raise PrepareError("--crop-size must be at least 8 and --workers at least 1")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        index = prepare(args.name, args.raw, args.out or default_out(args.name), **options_of(args))
+    except PrepareError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: finished subjects are kept; re-run to continue", file=sys.stderr)
+        return 130
+    print(index)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

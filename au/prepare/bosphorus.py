@@ -1,0 +1,223 @@
+"""Bosphorus: 105 subjects, 2D images of posed AUs, emotions, neutral faces, poses, occlusions.
+
+Release layout read (subject folders at the root or under ``BosphorusDB/``)::
+
+    <raw>/bs001/bs001_LFAU_12_0.png   2D texture image; the name codes what is shown
+    <raw>/bs001/bs001_LFAU_12_0.lm2   2D landmarks: "<N> landmarks:", "Labels:" + N names,
+                                      "2D Image coordinates:" + N "x y" lines
+
+File-name codes: ``N_N`` neutral; ``LFAU_<code>`` / ``UFAU_<code>`` a posed lower / upper face
+AU (``12``, ``12L``, ``12LW``: suffixes mark side or weak intensity, the AU is still present);
+``CAU_<code>`` AU combinations (``A22A25``); ``E_<EMOTION>``; ``YR_``/``PR_``/``CR_`` head poses
+and ``O_`` occlusions (only with ``include_pose`` / ``include_occlusion``).
+
+Labels: a posed-AU file marks its AU(s) present and masks every other AU (posing one AU often
+recruits others, e.g. 12 with 6 or 25, and the file name does not say which), unless
+``unlisted="absent"``; a neutral file marks every AU absent; emotion, pose and occlusion files
+carry no AU label (all masked), emotion files set ``emotion``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from au.aus import au_key
+from au.prepare import Part, run_units, write_prepared_index
+from au.prepare.common import (
+    PrepareError,
+    crop_face,
+    log,
+    normalise_channels,
+    probe_gray,
+    read_image,
+    require_dir,
+    require_file,
+    select_subjects,
+    write_image,
+)
+
+#: The AUs Bosphorus poses (lower face, upper face), the index's AU columns.
+BOSPHORUS_AUS: tuple[str, ...] = tuple(
+    au_key(n) for n in (1, 2, 4, 9, 10, 12, 14, 15, 16, 17, 18, 20, 22, 23, 24, 25, 26, 27, 28, 43)
+)
+EMOTIONS = {
+    "ANGER": "anger",
+    "DISGUST": "disgust",
+    "FEAR": "fear",
+    "HAPPY": "happiness",
+    "SADNESS": "sadness",
+    "SURPRISE": "surprise",
+}
+AU_KINDS = ("LFAU", "UFAU", "CAU")
+POSE_KINDS = ("YR", "PR", "CR")
+META = {
+    "name": "bosphorus",
+    "label_type": "occurrence",
+    "positive_threshold": 1,
+    "aus": list(BOSPHORUS_AUS),
+    "num_folds": 3,
+    "split": "subjects sorted by name assigned to folds 1, 2, 3 in turn (no standard split)",
+}
+_NAME = re.compile(r"^(bs\d{3})_([A-Z]+)_([A-Za-z0-9]+)_(\d+)$")
+_SUBJECT = re.compile(r"^bs\d{3}$")
+
+
+def parse_name(stem: str) -> tuple[str, str, int] | None:
+    """``"bs001_LFAU_12LW_0"`` -> ``("LFAU", "12LW", 0)``; ``None`` if not a Bosphorus name."""
+    match = _NAME.match(stem)
+    return (match.group(2), match.group(3), int(match.group(4))) if match else None
+
+
+def labels_of(kind: str, code: str, unlisted: str) -> tuple[dict[str, float], str] | None:
+    """AU labels (1 present, 0 absent, NaN masked) and emotion of one file; ``None`` to skip."""
+    masked = dict.fromkeys(BOSPHORUS_AUS, np.nan)
+    if kind == "N":
+        return dict.fromkeys(BOSPHORUS_AUS, 0.0), "neutral"
+    if kind == "E":
+        return masked, EMOTIONS.get(code.upper(), code.lower())
+    if kind in POSE_KINDS or kind == "O":
+        return masked, ""
+    if kind not in AU_KINDS:
+        return None
+    posed = [au_key(int(n)) for n in re.findall(r"\d+", code)]
+    if not posed or any(au not in BOSPHORUS_AUS for au in posed):
+        return None
+    other = 0.0 if unlisted == "absent" else np.nan
+    return {au: 1.0 if au in posed else other for au in BOSPHORUS_AUS}, ""
+
+
+def read_lm2(path: Path) -> tuple[list[str], np.ndarray]:
+    """Landmark names and (N, 2) x/y points of a ``.lm2`` file."""
+    lines = [
+        ln.strip()
+        for ln in require_file(path, "Bosphorus .lm2 landmark file")
+        .read_bytes()
+        .decode("latin-1")
+        .splitlines()
+    ]
+    try:
+        count = next(int(m.group(1)) for ln in lines if (m := re.match(r"(\d+)\s+landmarks", ln)))
+        start = lines.index("Labels:") + 1
+        names = lines[start : start + count]
+        first = lines.index("2D Image coordinates:") + 1
+        rows = [ln.split() for ln in lines[first:] if ln][:count]
+        points = np.array([[float(v) for v in row[:2]] for row in rows], dtype=np.float64)
+    except (StopIteration, ValueError) as err:
+        raise PrepareError(
+            f"cannot parse {path}: expected '<N> landmarks:', 'Labels:' and "
+            f"'2D Image coordinates:' sections ({err})"
+        ) from err
+    if points.shape != (count, 2) or count < 2:
+        raise PrepareError(f"{path}: expected {count} 'x y' lines, found {len(points)}")
+    return names, points
+
+
+def lm2_eyes(names: list[str], points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Centres of the named left and right eye corners, if both eyes are annotated."""
+    lower = [n.lower() for n in names]
+    left = [i for i, n in enumerate(lower) if "left eye" in n]
+    right = [i for i, n in enumerate(lower) if "right eye" in n]
+    if not left or not right:
+        return None
+    return points[left].mean(axis=0), points[right].mean(axis=0)
+
+
+def _wanted(kind: str, opts: dict) -> bool:
+    if kind in POSE_KINDS:
+        return opts["include_pose"]
+    return opts["include_occlusion"] if kind == "O" else True
+
+
+def _prepare_subject(subject: str, root: Path, opts: dict) -> Part:
+    """Crop and label the wanted images of one subject."""
+    rows, skipped = [], []
+    for image_path in sorted((root / subject).glob("*.png")):
+        parsed = parse_name(image_path.stem)
+        if parsed is None or not _wanted(parsed[0], opts):
+            continue
+        result = labels_of(parsed[0], parsed[1], opts["unlisted"])
+        if result is None:
+            skipped.append(image_path.name)
+            continue
+        names, points = read_lm2(image_path.with_suffix(".lm2"))
+        image = read_image(image_path)
+        crop = crop_face(
+            image, points, opts["crop_size"], rotate=opts["rotate"], eyes=lm2_eyes(names, points)
+        )
+        rel = f"images/{subject}/{image_path.stem}.jpg"
+        write_image(Path(opts["out"]) / rel, normalise_channels(crop, opts["gray"]))
+        labels, emotion = result
+        rows.append(
+            {
+                "path": rel,
+                "subject": subject,
+                "kind": parsed[0],
+                "code": parsed[1],
+                "take": parsed[2],
+                **labels,
+                "emotion": emotion,
+            }
+        )
+    if skipped:
+        log.warning(
+            "%s: skipped %d files coding AUs au does not label: %s",
+            subject,
+            len(skipped),
+            ", ".join(skipped),
+        )
+    columns = ["path", "subject", "kind", "code", "take", *BOSPHORUS_AUS, "emotion"]
+    table = pd.DataFrame(rows, columns=columns)
+    table["fold"] = opts["folds"][subject]
+    return Part(table, 1 if opts["gray"] else 3)
+
+
+def prepare(
+    raw: Path,
+    out: Path,
+    *,
+    crop_size: int = 128,
+    workers: int = 1,
+    force: bool = False,
+    limit_subjects: list[str] | None = None,
+    rotate: bool = True,
+    include_pose: bool = False,
+    include_occlusion: bool = False,
+    unlisted: str = "masked",
+) -> Path:
+    """Prepare Bosphorus from its release folder ``raw`` into ``out``; returns ``index.csv``.
+
+    Folds (no standard protocol exists): subjects sorted by name go to folds 1, 2, 3 in turn.
+    """
+    if unlisted not in ("masked", "absent"):
+        raise PrepareError(f"--unlisted-aus must be masked or absent, not {unlisted!r}")
+    require_dir(raw, "Bosphorus release folder")
+    root = raw / "BosphorusDB" if (raw / "BosphorusDB").is_dir() else raw
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and _SUBJECT.match(p.name))
+    subjects = select_subjects(found, limit_subjects, root)
+    options = {
+        "crop_size": crop_size,
+        "rotate": rotate,
+        "unlisted": unlisted,
+        "include_pose": include_pose,
+        "include_occlusion": include_occlusion,
+    }
+    folds = {s: found.index(s) % 3 + 1 for s in subjects}
+    gray = probe_gray(next((root / subjects[0]).glob("*.png"), None))
+    opts = {**options, "out": str(out), "folds": folds, "gray": gray}
+    work = functools.partial(_prepare_subject, root=root, opts=opts)
+    parts = run_units(
+        subjects,
+        work,
+        out,
+        options=options,
+        force=force,
+        workers=workers,
+        desc="Bosphorus subjects",
+    )
+    meta = {**META, "crop_size": crop_size, "unlisted_aus": unlisted}
+    return write_prepared_index(parts, out, meta)

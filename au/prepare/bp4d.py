@@ -1,0 +1,211 @@
+"""BP4D-Spontaneous: 41 subjects x 8 tasks, frame-level AU occurrence (FACS-coded segments).
+
+Release layout read::
+
+    <raw>/AUCoding/AU_OCC/F001_T1.csv      header "0,1,2,...": frame column, then AU numbers;
+                                           cells 0 absent, 1 present, 9 not coded
+    <raw>/Sequences/F001/T1/2440.jpg       2D texture frames (or "Sequences(2D+3D)/", "2D+3D/";
+                                           any zero padding of the frame number)
+
+Only the 12 AUs of the FERA 2015 / JAA-Net protocol are kept (``BP4D_AUS``); 9 becomes an empty
+(masked) cell. The release ships no 2D landmarks au relies on, so crops use OpenCV's face
+detector (the last detected box is reused when a frame has no detection). ``fold`` is the 3-fold
+subject split of JAA-Net / ME-GraphAU (part k -> fold k).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from au.aus import BP4D_AUS
+from au.prepare import Part, run_units, write_prepared_index
+from au.prepare.common import (
+    PrepareError,
+    box_points,
+    centre_box,
+    crop_face,
+    detect_face,
+    find_dir,
+    log,
+    normalise_channels,
+    probe_gray,
+    read_image,
+    select_subjects,
+    write_image,
+)
+
+#: The 3-fold subject split of JAA-Net / ME-GraphAU (tool/BP4D_image_label_process.py).
+# fmt: off
+FOLDS: dict[int, tuple[str, ...]] = {
+    1: ("F001", "M007", "F018", "F008", "F002", "M004", "F010", "F009", "M012", "M001", "F016",
+        "M014", "F023", "M008"),
+    2: ("M011", "F003", "M010", "M002", "F005", "F022", "M018", "M017", "F013", "M016", "F020",
+        "F011", "M013", "M005"),
+    3: ("F007", "F015", "F006", "F019", "M006", "M009", "F012", "M003", "F004", "F021", "F017",
+        "M015", "F014"),
+}
+# fmt: on
+SUBJECT_FOLD = {s: k for k, subjects in FOLDS.items() for s in subjects}
+IMAGE_DIRS = ("Sequences", "Sequences(2D+3D)", "2D+3D")
+_TASK_CSV = re.compile(r"^([FM]\d{3})_(T\d+)\.csv$")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the parts of a BP4D release are."""
+
+    labels: Path
+    images: Path
+
+
+def locate(raw: Path) -> Layout:
+    """Find the AU occurrence and image folders of a BP4D release under ``raw``."""
+    coding = find_dir(raw, ("AUCoding",), "BP4D AUCoding folder")
+    labels = find_dir(coding, ("AU_OCC",), "BP4D AU occurrence folder")
+    return Layout(labels, find_dir(raw, IMAGE_DIRS, "BP4D image (Sequences) folder"))
+
+
+def task_files(labels: Path) -> dict[str, list[Path]]:
+    """Subject -> its task CSVs, sorted."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(labels.glob("*.csv")):
+        match = _TASK_CSV.match(path.name)
+        if match:
+            found.setdefault(match.group(1), []).append(path)
+    return found
+
+
+def read_occurrence(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Frame numbers (T,) and occurrences (T, 12) in ``BP4D_AUS`` order, NaN where not coded."""
+    try:
+        table = pd.read_csv(path, header=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise PrepareError(f"cannot read BP4D AU file {path}: {err}") from err
+    numbers = {}
+    for column in table.columns[1:]:
+        digits = re.sub(r"\D", "", str(column).split(".")[0])
+        if digits:
+            numbers[f"AU{int(digits)}"] = column
+    missing = [au for au in BP4D_AUS if au not in numbers]
+    if missing:
+        raise PrepareError(f"{path}: header lacks AU column(s) {missing}; expected AU numbers")
+    values = table[[numbers[au] for au in BP4D_AUS]].to_numpy(dtype=np.float64)
+    bad = ~np.isin(values, (0, 1, 9))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise PrepareError(
+            f"{path}, row {row + 2}, {BP4D_AUS[col]}: value {values[row, col]} is not 0, 1 or 9"
+        )
+    values[values == 9] = np.nan
+    frames = pd.to_numeric(table.iloc[:, 0], errors="coerce").to_numpy()
+    if np.isnan(frames).any():
+        raise PrepareError(f"{path}: the first column must hold frame numbers")
+    return frames.astype(np.int64), values
+
+
+def frame_images(folder: Path) -> dict[int, Path]:
+    """Frame number -> image of one task folder, whatever the zero padding."""
+    images = {}
+    for path in folder.glob("*.jpg"):
+        if path.stem.isdigit():
+            images[int(path.stem)] = path
+    return images
+
+
+def _crop_task(subject: str, csv: Path, layout: Layout, opts: dict) -> pd.DataFrame:
+    """Crop the coded frames of one task; returns its index rows."""
+    task = _TASK_CSV.match(csv.name).group(2)
+    frames, values = read_occurrence(csv)
+    folder = layout.images / subject / task
+    images = frame_images(folder)
+    if not images:
+        raise PrepareError(f"no frame image for {csv.name}: expected {folder}/<frame>.jpg")
+    keep, box = [], None
+    for i, frame in enumerate(frames):
+        path = images.get(int(frame) + opts["frame_offset"])
+        if path is None:
+            continue
+        image = read_image(path)
+        box = detect_face(image) or box or centre_box(image)
+        crop = crop_face(image, box_points(box), opts["crop_size"], rotate=False)
+        write_image(
+            Path(opts["out"]) / f"images/{subject}/{task}/{frame:04d}.jpg",
+            normalise_channels(crop, opts["gray"]),
+        )
+        keep.append(i)
+    if len(keep) < len(frames):
+        log.warning(
+            "%s: %d of %d coded frames have no image in %s; skipped them",
+            csv.name,
+            len(frames) - len(keep),
+            len(frames),
+            folder,
+        )
+    table = pd.DataFrame(values[keep], columns=list(BP4D_AUS))
+    kept = frames[keep]
+    table.insert(0, "path", [f"images/{subject}/{task}/{f:04d}.jpg" for f in kept])
+    table.insert(1, "subject", subject)
+    table.insert(2, "task", task)
+    table.insert(3, "frame", kept)
+    return table
+
+
+def _prepare_subject(subject: str, layout: Layout, opts: dict) -> Part:
+    """Crop and label the coded frames of every task of one subject."""
+    tables = [_crop_task(subject, csv, layout, opts) for csv in opts["tasks"][subject]]
+    table = pd.concat(tables, ignore_index=True)
+    table["fold"] = SUBJECT_FOLD.get(subject, 0)
+    return Part(table, 1 if opts["gray"] else 3)
+
+
+def prepare(
+    raw: Path,
+    out: Path,
+    *,
+    crop_size: int = 128,
+    workers: int = 1,
+    force: bool = False,
+    limit_subjects: list[str] | None = None,
+    rotate: bool = True,
+    frame_offset: int = 0,
+) -> Path:
+    """Prepare BP4D from its release folder ``raw`` into ``out``; returns ``index.csv``.
+
+    ``frame_offset`` is added to a CSV frame number to get its image number (0 for the
+    releases checked; some copies are said to number images from 0, i.e. an offset of -1).
+    ``rotate`` has no effect: detector boxes carry no eye positions.
+    """
+    layout = locate(raw)
+    tasks = task_files(layout.labels)
+    subjects = select_subjects(sorted(tasks), limit_subjects, layout.labels)
+    unknown = [s for s in subjects if s not in SUBJECT_FOLD]
+    if unknown:
+        log.warning("subjects %s are not in the standard BP4D split: fold 0", unknown)
+    opts = {
+        "out": str(out),
+        "crop_size": crop_size,
+        "frame_offset": frame_offset,
+        "tasks": {s: tasks[s] for s in subjects},
+        "gray": probe_gray(next((layout.images / subjects[0]).rglob("*.jpg"), None)),
+    }
+    work = functools.partial(_prepare_subject, layout=layout, opts=opts)
+    options = {"crop_size": crop_size, "frame_offset": frame_offset}
+    parts = run_units(
+        subjects, work, out, options=options, force=force, workers=workers, desc="BP4D subjects"
+    )
+    meta = {
+        "name": "bp4d",
+        "label_type": "occurrence",
+        "positive_threshold": 1,
+        "aus": list(BP4D_AUS),
+        "num_folds": 3,
+        "crop_size": crop_size,
+        "split": "JAA-Net / ME-GraphAU 3-fold subject split; fold k is part k",
+    }
+    return write_prepared_index(parts, out, meta)
