@@ -9,7 +9,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from au.callbacks import TwoStageFineTuning
+from au.callbacks import ReproducibleEpochs, TwoStageFineTuning
 from au.data.datamodule import AUDataModule
 from au.data.transforms import normalization
 from au.losses import frequency_pos_weight
@@ -26,9 +26,14 @@ def to_dict(config: DictConfig | dict | None) -> dict:
 
 
 def build_datamodule(config: DictConfig) -> AUDataModule:
-    """The data module of ``config.data`` (prepared and set up)."""
+    """The data module of ``config.data`` (prepared and set up).
+
+    The settings are saved in checkpoints (``datamodule_hyper_parameters["data"]``) so
+    ``au.evaluate`` can rebuild the same splits from a checkpoint alone.
+    """
     options = to_dict(config.data)
     datamodule = AUDataModule(**options)
+    datamodule.save_hyperparameters({"data": options})
     datamodule.prepare_data()
     datamodule.setup("fit")
     return datamodule
@@ -68,7 +73,12 @@ def build_callbacks(config: DictConfig, output_dir: Path) -> list[L.Callback]:
         save_last=True,
         auto_insert_metric_name=False,
     )
-    return [schedule, checkpoint, LearningRateMonitor(logging_interval="epoch")]
+    return [
+        schedule,
+        checkpoint,
+        ReproducibleEpochs(config.seed),
+        LearningRateMonitor(logging_interval="epoch"),
+    ]
 
 
 def build_loggers(config: DictConfig, output_dir: Path) -> list[Logger]:
@@ -79,8 +89,23 @@ def build_loggers(config: DictConfig, output_dir: Path) -> list[Logger]:
         loggers.append(CSVLogger(save_dir=output_dir, name="csv", version=""))
     wandb = options.get("wandb")
     if wandb:
+        wandb = {**wandb, "tags": comparison_tags(config, wandb.get("tags"))}
         loggers.append(WandbLogger(save_dir=str(output_dir), config=to_dict(config), **wandb))
     return loggers
+
+
+def comparison_tags(config: DictConfig, tags: list[str] | None = None) -> list[str]:
+    """``tags`` plus ``key:value`` tags to filter W&B runs by loss, backbone, data, fold, seed."""
+    facts = {
+        "loss": config.model.loss.name,
+        "backbone": config.model.backbone.name,
+        "data": config.data.name,
+        "fold": config.data.fold,
+        "seed": config.seed,
+        "ablation": config.get("ablation_name"),
+    }
+    derived = [f"{key}:{value}" for key, value in facts.items() if value is not None]
+    return list(dict.fromkeys([*(tags or []), *derived]))
 
 
 def build_trainer(config: DictConfig, output_dir: Path) -> L.Trainer:

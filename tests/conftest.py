@@ -27,3 +27,40 @@ def small_synthetic(data_root):
     from au.data.synthetic import SyntheticConfig, ensure_synthetic
 
     return ensure_synthetic(SyntheticConfig(**SMALL_SYNTHETIC), root=data_root, workers=2)
+
+
+def compose_fit(overrides: list[str]):
+    """The ``fit`` config with overrides, as Hydra composes it for ``python -m au.fit``."""
+    from au.config import compose_config
+
+    return compose_config("fit", overrides)
+
+
+def small_fit_overrides(output_dir, *extra: str) -> list[str]:
+    """Overrides for a seconds-long fit of the tiny backbone on the small synthetic set."""
+    synthetic = ",".join(f"{k}:{v}" for k, v in SMALL_SYNTHETIC.items())
+    return [
+        "backbone=tiny",
+        "logger=csv",
+        f"data.synthetic={{{synthetic}}}",
+        "data.image_size=64",
+        "data.batch_size=32",
+        "schedule.stage1_max_epochs=3",
+        "schedule.stage2_epochs=3",
+        "schedule.feature_cache_dir=null",
+        "model.optimizer.lr=3e-3",
+        "model.optimizer.finetune_lr=1e-3",
+        "trainer.enable_progress_bar=false",
+        f"paths.output_dir={output_dir}",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(small_synthetic, tmp_path_factory):
+    """Output folder of a finished tiny fit (checkpoints/best.ckpt, results/, csv/)."""
+    from au.fit import run_fit
+
+    output_dir = tmp_path_factory.mktemp("tiny-run")
+    run_fit(compose_fit(small_fit_overrides(output_dir)))
+    return output_dir

@@ -8,8 +8,9 @@ import lightning as L  # noqa: N812
 import copy
 
 import numpy as np
+import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from au.aus import DISFA_DETECTION_AUS, parse_aus
 from au.data.dataset import AUImageDataset
@@ -20,11 +21,35 @@ from au.data.transforms import eval_transform, train_transform
 SPLITS = ("train", "val", "test")
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A shuffle whose order depends only on (seed, epoch): a resumed run sees the same batches.
+
+    Lightning calls ``set_epoch`` before each training epoch (under DDP it uses its own
+    ``DistributedSampler``, which is seeded the same way).
+    """
+
+    def __init__(self, length: int, seed: int = 0):
+        self.length, self.seed, self.epoch = length, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the permutation of an epoch."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.length, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.length
+
+
 class AUDataModule(L.LightningDataModule):
     """Loads an index CSV, splits it by subject and serves train/val/test loaders.
 
     Args:
-        index_csv: A prepared index (file or folder). Ignored when ``synthetic`` is given.
+        index_csv: A prepared index (file or folder), or a list of them to train on several
+            data sets at once (AUs one set does not code are masked). Ignored when
+            ``synthetic`` is given.
         synthetic: Generator settings (``au.data.synthetic.SyntheticConfig`` fields): the
             synthetic set is generated once under ``data_root`` and reused.
         data_root: Where generated/prepared data live (default ``$AU_DATA_ROOT``).
@@ -46,7 +71,7 @@ class AUDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        index_csv: str | None = None,
+        index_csv: str | list[str] | None = None,
         synthetic: dict | None = None,
         data_root: str | None = None,
         aus: list[str] | None = None,
@@ -90,31 +115,52 @@ class AUDataModule(L.LightningDataModule):
         #: Datasets served instead of ``datasets`` (e.g. cached stage-1 features).
         self.overrides: dict[str, Dataset] = {}
 
-    def _index_location(self) -> Path:
-        if self.synthetic is None:
-            return Path(self.index_csv).expanduser()
-        from au.data.synthetic import SyntheticConfig, ensure_synthetic
+    def _index_locations(self) -> list[Path]:
+        if self.synthetic is not None:
+            from au.data.synthetic import SyntheticConfig, ensure_synthetic
 
-        return ensure_synthetic(SyntheticConfig(**self.synthetic), root=self.data_root)
+            return [ensure_synthetic(SyntheticConfig(**self.synthetic), root=self.data_root)]
+        sources = [self.index_csv] if isinstance(self.index_csv, str | Path) else self.index_csv
+        return [Path(p).expanduser() for p in sources]
 
     def prepare_data(self) -> None:
         """Generate the synthetic set if needed (once, on one process)."""
-        self._index_location()
+        self._index_locations()
+
+    def _load(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+        """Table, labels, masks and image paths of the index, or of several indexes combined."""
+        indexes = [read_index(p) for p in self._index_locations()]
+        if len(indexes) > 1 and self.positive_threshold is not None:
+            raise ValueError("combining indexes: leave data.positive_threshold null (each index "
+                             "applies its own, e.g. 2 for DISFA intensities, 1 for BP4D)")
+        tables, labels, masks, paths = [], [], [], []
+        for index in indexes:
+            label, mask = index.labels(self.aus, self.positive_threshold)
+            table = index.table.copy()
+            if len(indexes) > 1:  # keep subjects of different data sets apart
+                name = index.meta.get("name", index.root.name)
+                table["subject"] = name + ":" + table["subject"].astype(str)
+            tables.append(table)
+            labels.append(label)
+            masks.append(mask)
+            paths.extend(index.image_paths())
+        self.index = indexes[0] if len(indexes) == 1 else AUIndex(
+            pd.concat(tables, ignore_index=True), indexes[0].root, {"name": "combined"}
+        )
+        return (self.index.table, np.concatenate(labels), np.concatenate(masks),
+                np.array(paths, dtype=object))
 
     def setup(self, stage: str | None = None) -> None:
-        """Read the index, split subjects and build the three datasets."""
+        """Read the index (or indexes), split subjects and build the three datasets."""
         if self.datasets:
             return
-        self.index = read_index(self._index_location())
-        labels, mask = self.index.labels(self.aus, self.positive_threshold)
+        table, labels, mask, paths = self._load()
         if mask.sum(0).min() == 0:
             missing = [au for au, n in zip(self.aus, mask.sum(0), strict=True) if n == 0]
-            raise ValueError(f"the index {self.index.root} codes none of the AUs {missing}")
-        table = self.index.table
+            raise ValueError(f"the data ({self.index.root}) codes none of the AUs {missing}")
         self.subjects = split_subjects(
             table, self.fold, self.num_folds, self.val_fraction, self.split_seed
         )
-        paths = np.array(self.index.image_paths(), dtype=object)
         subject = table["subject"].astype(str).to_numpy()
         for split in SPLITS:
             rows = np.flatnonzero(np.isin(subject, self.subjects[split]))
@@ -152,14 +198,14 @@ class AUDataModule(L.LightningDataModule):
         """A DataLoader over one split (shuffled only for train by default)."""
         train = split == "train"
         dataset = self.overrides.get(split, self.datasets[split])
+        shuffle = train if shuffle is None else shuffle
         return DataLoader(
             dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train if shuffle is None else shuffle,
+            sampler=EpochShuffleSampler(len(dataset), self.split_seed) if shuffle else None,
             drop_last=train and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:

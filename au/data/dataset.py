@@ -65,6 +65,10 @@ class AUImageDataset(Dataset):
         self.transform = transform
         self.channels = channels
         self._cache = [read_image(p, channels) for p in self.paths] if cache else None
+        #: With a seed, a sample's augmentation depends only on (seed, epoch, index), so runs
+        #: repeat exactly (also after a resume) whatever the number of workers.
+        self.seed: int | None = None
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -76,6 +80,9 @@ class AUImageDataset(Dataset):
         return read_image(self.paths[index], self.channels)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if self.seed is not None and hasattr(self.transform, "set_random_seed"):
+            state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)
+            self.transform.set_random_seed(int(state[0]))
         image = self.transform(image=self.image(index))["image"]  # (C, H, W)
         return {
             "image": image,

@@ -1,0 +1,87 @@
+"""A killed run resumes to the same result; DDP metrics equal single-process metrics."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import lightning as L  # noqa: N812
+import pytest
+import torch
+
+from au.data.datamodule import AUDataModule
+from au.models.module import AULitModule
+
+from .conftest import SMALL_SYNTHETIC, small_fit_overrides
+
+pytestmark = pytest.mark.slow
+
+
+def _fit_command(output_dir, *extra):
+    overrides = small_fit_overrides(output_dir, "schedule.stage2_epochs=5", *extra)
+    overrides = [o for o in overrides if not o.startswith("paths.output_dir")]
+    return [sys.executable, "-m", "au.fit", *overrides, f"hydra.run.dir={output_dir}"]
+
+
+def _summary(output_dir):
+    return json.loads((output_dir / "results" / "summary.json").read_text())
+
+
+def test_killed_run_resumes_with_its_stage_and_ends_like_an_uninterrupted_one(
+    small_synthetic, tmp_path
+):
+    env = {**os.environ, "AU_DATA_ROOT": str(small_synthetic.parents[1])}
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(_fit_command(full), env=env, check=True, capture_output=True)
+
+    process = subprocess.Popen(_fit_command(killed), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    last = killed / "checkpoints" / "last.ckpt"
+    saves, seen = 0, None
+    deadline = time.time() + 240
+    while saves < 5 and time.time() < deadline and process.poll() is None:
+        stamp = last.stat().st_mtime_ns if last.exists() else None
+        if stamp is not None and stamp != seen:
+            saves, seen = saves + 1, stamp
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the next epoch
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (killed / "results").exists()
+
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    schedule = next(v for k, v in checkpoint["callbacks"].items() if "TwoStage" in k)
+    assert schedule["stage"] == 2 and checkpoint["epoch"] >= 3
+    lrs = {g["name"]: g["lr"] for g in checkpoint["optimizer_states"][0]["param_groups"]}
+    assert lrs == {"head": 1e-3, "backbone": 1e-3}
+
+    resumed = subprocess.run(
+        _fit_command(killed, f"ckpt_path={last}"), env=env, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Restoring states from the checkpoint" in resumed.stdout + resumed.stderr
+    assert _summary(killed)["f1"] == pytest.approx(_summary(full)["f1"], abs=1e-6)
+    assert _summary(killed)["roc_auc"] == pytest.approx(_summary(full)["roc_auc"], abs=1e-6)
+
+
+def test_ddp_on_two_cpu_processes_gives_single_process_metrics(tiny_run, small_synthetic):
+    module = AULitModule.load_detector(tiny_run / "checkpoints" / "best.ckpt")
+    datamodule = AUDataModule(
+        synthetic=SMALL_SYNTHETIC, data_root=str(small_synthetic.parents[1]), image_size=64,
+        eval_batch_size=16,
+    )
+    datamodule.setup()
+    test = datamodule.datasets["test"]
+    keep = len(test) - 1  # odd: the distributed sampler must pad one sample, counted once
+    test.paths, test.labels, test.mask = test.paths[:keep], test.labels[:keep], test.mask[:keep]
+    options = dict(accelerator="cpu", logger=False, enable_progress_bar=False)
+    single = L.Trainer(devices=1, **options).test(module, datamodule=datamodule, verbose=False)
+    ddp = L.Trainer(devices=2, strategy="ddp_spawn", **options).test(
+        module, datamodule=datamodule, verbose=False
+    )
+    keys = [k for k in single[0] if k.startswith(("test/f1", "test/auc"))]
+    assert len(keys) > 10
+    for key in keys:
+        assert ddp[0][key] == pytest.approx(single[0][key], abs=1e-6), key
