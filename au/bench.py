@@ -87,7 +87,9 @@ def loader_figures(num_workers: int) -> dict:
     from au.data.synthetic import SyntheticConfig
 
     datamodule = AUDataModule(
-        synthetic=SyntheticConfig().__dict__, image_size=112, batch_size=32,
+        synthetic=SyntheticConfig().__dict__,
+        image_size=112,
+        batch_size=32,
         num_workers=num_workers,
     )
     datamodule.prepare_data()
@@ -95,7 +97,10 @@ def loader_figures(num_workers: int) -> dict:
     started, count = time.perf_counter(), 0
     for batch in datamodule.train_dataloader():
         count += len(batch["image"])
-    return {"loader": f"train, {num_workers} workers", "img/s": count / (time.perf_counter() - started)}
+    return {
+        "loader": f"train, {num_workers} workers",
+        "img/s": count / (time.perf_counter() - started),
+    }
 
 
 def stage1_figures(backbone: str, epochs: int) -> list[dict]:
@@ -107,25 +112,41 @@ def stage1_figures(backbone: str, epochs: int) -> list[dict]:
     for label, cache in (("uncached", False), ("cached", True)):
         output = Path("logs/bench") / f"stage1-{backbone}-{label}"
         overrides = [
-            f"backbone={backbone}", "schedule=stage1_only", f"schedule.stage1_max_epochs={epochs}",
-            f"schedule.patience={epochs}", f"schedule.cache_features={cache}",
-            "schedule.feature_cache_dir=null", "data.augment=false", "logger=csv", "test=false",
-            "trainer.enable_progress_bar=false", f"paths.output_dir={output}",
+            f"backbone={backbone}",
+            "schedule=stage1_only",
+            f"schedule.stage1_max_epochs={epochs}",
+            f"schedule.patience={epochs}",
+            f"schedule.cache_features={cache}",
+            "schedule.feature_cache_dir=null",
+            "data.augment=false",
+            "logger=csv",
+            "test=false",
+            "trainer.enable_progress_bar=false",
+            f"paths.output_dir={output}",
         ]
         config = compose_config("fit", overrides)
         started = time.perf_counter()
         run_fit(config)
         seconds = time.perf_counter() - started
         metrics = pd.read_csv(output / "csv" / "metrics.csv")
-        rows.append({"stage 1": label, "epochs": epochs, "seconds": seconds,
-                     "best val F1": metrics["val/f1"].max()})
+        rows.append(
+            {
+                "stage 1": label,
+                "epochs": epochs,
+                "seconds": seconds,
+                "best val F1": metrics["val/f1"].max(),
+            }
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print (and optionally save) the tables."""
-    parser = argparse.ArgumentParser(prog="python -m au.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m au.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--backbones", default=",".join(PAPER_BACKBONES))
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -136,28 +157,46 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write a markdown report")
     args = parser.parse_args(argv)
 
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
-               f"{torch.__version__}, {torch.get_num_threads()} threads, "
-               f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}")
+    machine = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}"
+    )
     models = pd.DataFrame(
-        [backbone_figures(b, args.image_size, args.batch_size, args.iters)
-         for b in args.backbones.split(",")]
+        [
+            backbone_figures(b, args.image_size, args.batch_size, args.iters)
+            for b in args.backbones.split(",")
+        ]
     ).set_index("backbone")
-    sections = [f"Machine: {machine}", f"Backbones at {args.image_size}x{args.image_size}, batch "
-                f"{args.batch_size}:\n\n" + models.round(2).to_markdown()]
+    sections = [
+        f"Machine: {machine}",
+        f"Backbones at {args.image_size}x{args.image_size}, batch "
+        f"{args.batch_size}:\n\n" + models.round(2).to_markdown(),
+    ]
     speed = models["inference img/s"]
-    ratios = [f"{a} / {b}: inference x{speed[a] / speed[b]:.1f}, fine-tune "
-              f"x{models['fine-tune img/s'][a] / models['fine-tune img/s'][b]:.1f}"
-              for a in speed.index if "mobilenet" in a for b in speed.index if "densenet" in b]
-    sections.append("MobileNet vs DenseNet speed ratios (paper: about 3x):\n\n- " + "\n- ".join(ratios))
+    ratios = [
+        f"{a} / {b}: inference x{speed[a] / speed[b]:.1f}, fine-tune "
+        f"x{models['fine-tune img/s'][a] / models['fine-tune img/s'][b]:.1f}"
+        for a in speed.index
+        if "mobilenet" in a
+        for b in speed.index
+        if "densenet" in b
+    ]
+    sections.append(
+        "MobileNet vs DenseNet speed ratios (paper: about 3x):\n\n- " + "\n- ".join(ratios)
+    )
     loaders = pd.DataFrame([loader_figures(0), loader_figures(2)])
-    sections.append("Data loading (synthetic set, 112 px):\n\n" + loaders.round(0).to_markdown(index=False))
+    sections.append(
+        "Data loading (synthetic set, 112 px):\n\n" + loaders.round(0).to_markdown(index=False)
+    )
     if not args.skip_stage1:
         stage1 = pd.DataFrame(stage1_figures(args.stage1_backbone, args.stage1_epochs))
         speedup = stage1["seconds"][0] / stage1["seconds"][1]
-        sections.append(f"Stage 1 of {args.stage1_backbone} on the synthetic set (fit incl. "
-                        f"validation):\n\n{stage1.round(3).to_markdown(index=False)}\n\n"
-                        f"cached speed-up: x{speedup:.1f}")
+        sections.append(
+            f"Stage 1 of {args.stage1_backbone} on the synthetic set (fit incl. "
+            f"validation):\n\n{stage1.round(3).to_markdown(index=False)}\n\n"
+            f"cached speed-up: x{speedup:.1f}"
+        )
     report = "\n\n".join(sections)
     print(report)
     if args.out:

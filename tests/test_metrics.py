@@ -35,7 +35,7 @@ def test_per_au_f1_on_a_known_confusion():
 def test_select_thresholds_maximises_f1_between_scores():
     probs, labels, mask = _known()
     thresholds, best = select_thresholds(probs, labels, mask)
-    assert best.tolist() == pytest.approx([6 / 7, 1.0])  # AU A: cut between 0.6 and 0.7: TP=3, FP=0, FN=1
+    assert best.tolist() == pytest.approx([6 / 7, 1.0])
     assert 0.6 < thresholds[0] < 0.7
     assert 0.10 < thresholds[1] < 0.25  # between the lowest positive and the highest negative
     tuned = per_au_metrics(probs, labels, mask, ["AU1", "AU12"], thresholds)

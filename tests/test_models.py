@@ -160,8 +160,12 @@ def _batches(n=32):
     images = torch.randn(n, 3, 32, 32, generator=generator)
     labels = (torch.rand(n, 8, generator=generator) > 0.5).float()
     return [
-        {"image": images[i : i + 8], "labels": labels[i : i + 8], "mask": torch.ones(8, 8),
-         "index": torch.arange(i, i + 8)}
+        {
+            "image": images[i : i + 8],
+            "labels": labels[i : i + 8],
+            "mask": torch.ones(8, 8),
+            "index": torch.arange(i, i + 8),
+        }
         for i in range(0, n, 8)
     ]
 
@@ -175,8 +179,12 @@ def test_two_stage_schedule_freezes_then_fine_tunes_at_lower_lr():
     snapshots = _Snapshots()
     schedule = TwoStageFineTuning(stage1_max_epochs=1, patience=1, stage2_epochs=1)
     trainer = L.Trainer(
-        max_epochs=schedule.total_epochs, callbacks=[snapshots, schedule], logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, limit_val_batches=0,
+        max_epochs=schedule.total_epochs,
+        callbacks=[snapshots, schedule],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
     )
     trainer.fit(module, train_dataloaders=DataLoader(_batches(), batch_size=None))
     stage1, stage2, end = snapshots.states

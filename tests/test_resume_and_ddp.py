@@ -36,8 +36,9 @@ def test_killed_run_resumes_with_its_stage_and_ends_like_an_uninterrupted_one(
     full, killed = tmp_path / "full", tmp_path / "killed"
     subprocess.run(_fit_command(full), env=env, check=True, capture_output=True)
 
-    process = subprocess.Popen(_fit_command(killed), env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _fit_command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     last = killed / "checkpoints" / "last.ckpt"
     saves, seen = 0, None
     deadline = time.time() + 240
@@ -69,7 +70,9 @@ def test_killed_run_resumes_with_its_stage_and_ends_like_an_uninterrupted_one(
 def test_ddp_on_two_cpu_processes_gives_single_process_metrics(tiny_run, small_synthetic):
     module = AULitModule.load_detector(tiny_run / "checkpoints" / "best.ckpt")
     datamodule = AUDataModule(
-        synthetic=SMALL_SYNTHETIC, data_root=str(small_synthetic.parents[1]), image_size=64,
+        synthetic=SMALL_SYNTHETIC,
+        data_root=str(small_synthetic.parents[1]),
+        image_size=64,
         eval_batch_size=16,
     )
     datamodule.setup()

@@ -24,7 +24,9 @@ class ReproducibleEpochs(Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Seed Python, NumPy and torch, and tell the training images the epoch."""
-        epoch_seed = int(np.random.SeedSequence([self.seed, trainer.current_epoch]).generate_state(1)[0])
+        epoch_seed = int(
+            np.random.SeedSequence([self.seed, trainer.current_epoch]).generate_state(1)[0]
+        )
         random.seed(epoch_seed)
         np.random.seed(epoch_seed)
         torch.manual_seed(epoch_seed)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import lightning as L  # noqa: N812
 from pathlib import Path
 
+import lightning as L  # noqa: N812
 from lightning.pytorch.callbacks import Callback
 
 from au.data.features import FeatureDataset, cached_features
@@ -90,8 +90,12 @@ class TwoStageFineTuning(Callback):
         for split in ("train", "val"):
             view = datamodule.eval_view(split)
             features = cached_features(
-                pl_module.backbone, view, self.feature_cache_dir, datamodule.preprocessing_key(),
-                batch_size=datamodule.eval_batch_size, desc=f"stage-1 features ({split})",
+                pl_module.backbone,
+                view,
+                self.feature_cache_dir,
+                datamodule.preprocessing_key(),
+                batch_size=datamodule.eval_batch_size,
+                desc=f"stage-1 features ({split})",
             )
             datamodule.overrides[split] = FeatureDataset(features, view)
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import lightning as L  # noqa: N812
-import copy
-
 import numpy as np
 import pandas as pd
 import torch
@@ -131,8 +130,10 @@ class AUDataModule(L.LightningDataModule):
         """Table, labels, masks and image paths of the index, or of several indexes combined."""
         indexes = [read_index(p) for p in self._index_locations()]
         if len(indexes) > 1 and self.positive_threshold is not None:
-            raise ValueError("combining indexes: leave data.positive_threshold null (each index "
-                             "applies its own, e.g. 2 for DISFA intensities, 1 for BP4D)")
+            raise ValueError(
+                "combining indexes: leave data.positive_threshold null (each index "
+                "applies its own, e.g. 2 for DISFA intensities, 1 for BP4D)"
+            )
         tables, labels, masks, paths = [], [], [], []
         for index in indexes:
             label, mask = index.labels(self.aus, self.positive_threshold)
@@ -144,11 +145,19 @@ class AUDataModule(L.LightningDataModule):
             labels.append(label)
             masks.append(mask)
             paths.extend(index.image_paths())
-        self.index = indexes[0] if len(indexes) == 1 else AUIndex(
-            pd.concat(tables, ignore_index=True), indexes[0].root, {"name": "combined"}
+        self.index = (
+            indexes[0]
+            if len(indexes) == 1
+            else AUIndex(
+                pd.concat(tables, ignore_index=True), indexes[0].root, {"name": "combined"}
+            )
         )
-        return (self.index.table, np.concatenate(labels), np.concatenate(masks),
-                np.array(paths, dtype=object))
+        return (
+            self.index.table,
+            np.concatenate(labels),
+            np.concatenate(masks),
+            np.array(paths, dtype=object),
+        )
 
     def setup(self, stage: str | None = None) -> None:
         """Read the index (or indexes), split subjects and build the three datasets."""

@@ -1,0 +1,274 @@
+"""Generate the synthetic AU video set to disk as an index CSV with JPEG frames.
+
+``generate_synthetic`` renders every subject's video (in parallel over subjects, each seeded from
+``(seed, subject)`` so the output does not depend on the number of workers) into a hidden staging
+folder and renames it into place only when complete; ``ensure_synthetic`` reuses a finished folder.
+The folder name holds a hash of the config and of this package's source, so changing either gives
+a new data set instead of silently reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from au.aus import DISFA_AUS
+from au.data.index import INDEX_CSV, INDEX_JSON, write_index
+from au.data.synthetic.episodes import SubjectPlan, code_intensities, plan_subject
+from au.data.synthetic.nuisances import DIFFICULTY_LEVELS, nuisance_record
+from au.data.synthetic.render import render_face
+
+MODALITIES = ("rgb", "gray", "thermal")
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """What to generate; every field changes the data and therefore the folder's hash."""
+
+    seed: int = 0
+    num_subjects: int = 24
+    frames_per_subject: int = 150
+    image_size: int = 128
+    difficulty: int = 2
+    modality: str = "rgb"
+    num_folds: int = 3
+    jpeg_quality: int = 95
+
+    def __post_init__(self) -> None:
+        checks = {
+            "num_subjects": (self.num_subjects >= 1, "at least 1"),
+            "frames_per_subject": (self.frames_per_subject >= 1, "at least 1"),
+            "image_size": (self.image_size >= 16, "at least 16 pixels"),
+            "difficulty": (self.difficulty in DIFFICULTY_LEVELS, f"one of {[*DIFFICULTY_LEVELS]}"),
+            "modality": (self.modality in MODALITIES, f"one of {list(MODALITIES)}"),
+            "num_folds": (1 <= self.num_folds <= self.num_subjects, "1..num_subjects"),
+            "jpeg_quality": (1 <= self.jpeg_quality <= 100, "1..100"),
+        }
+        for key, (valid, expected) in checks.items():
+            if not valid:
+                raise ValueError(f"synthetic.{key}={getattr(self, key)!r}: expected {expected}")
+
+    @property
+    def channels(self) -> int:
+        """3 for RGB images, 1 for grayscale and thermal ones."""
+        return 3 if self.modality == "rgb" else 1
+
+
+def config_hash(cfg: SyntheticConfig) -> str:
+    """Short sha256 of the config and of the source of every module of this package."""
+    digest = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
+    for module in sorted(_PACKAGE_DIR.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def default_data_root() -> Path:
+    """``$AU_DATA_ROOT`` when set, else ``~/.cache/au/data``."""
+    return Path(os.environ.get("AU_DATA_ROOT") or Path.home() / ".cache" / "au" / "data")
+
+
+def dataset_folder(
+    cfg: SyntheticConfig, root: str | Path | None = None, digest: str | None = None
+) -> Path:
+    """Where ``cfg``'s data set lives: ``root/synthetic/<modality>-d<difficulty>-<hash>``."""
+    root = Path(root).expanduser() if root is not None else default_data_root()
+    digest = config_hash(cfg) if digest is None else digest
+    return root / "synthetic" / f"{cfg.modality}-d{cfg.difficulty}-{digest}"
+
+
+def subject_name(index: int) -> str:
+    """``0 -> "S01"``."""
+    return f"S{index + 1:02d}"
+
+
+def assign_folds(cfg: SyntheticConfig) -> dict[str, int]:
+    """Subjects shuffled by the seed and dealt round-robin into folds 1..num_folds."""
+    order = np.random.default_rng([cfg.seed, 1, 0]).permutation(cfg.num_subjects)
+    return {subject_name(int(s)): 1 + i % cfg.num_folds for i, s in enumerate(order)}
+
+
+def subject_rows(cfg: SyntheticConfig, index: int, plan: SubjectPlan, fold: int) -> pd.DataFrame:
+    """The index rows of one subject (labels and metadata, no rendering)."""
+    subject, frames = subject_name(index), np.arange(cfg.frames_per_subject)
+    columns = {
+        "path": [f"images/{subject}/{f:05d}.jpg" for f in frames],
+        "subject": subject,
+        "frame": frames,
+    }
+    codes = code_intensities(plan.timeline.intensities)  # (T, 12)
+    columns |= {au: codes[:, j] for j, au in enumerate(DISFA_AUS)}
+    columns |= {
+        "fold": fold,
+        "emotion": plan.timeline.emotions,
+        "episode": plan.timeline.episode_ids,
+    }
+    nuisances = pd.DataFrame([nuisance_record(n) for n in plan.nuisances])
+    return pd.concat([pd.DataFrame(columns), nuisances], axis=1)
+
+
+def _plan(cfg: SyntheticConfig, index: int) -> SubjectPlan:
+    return plan_subject(
+        cfg.seed, index, cfg.num_subjects, cfg.frames_per_subject, cfg.difficulty, cfg.modality
+    )
+
+
+def label_table(cfg: SyntheticConfig) -> pd.DataFrame:
+    """The full index table of ``cfg`` without rendering an image (fast: for statistics)."""
+    folds = assign_folds(cfg)
+    tables = []
+    for index in range(cfg.num_subjects):
+        tables.append(subject_rows(cfg, index, _plan(cfg, index), folds[subject_name(index)]))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _encode(image: np.ndarray, quality: int) -> bytes:
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buffer.tobytes()
+
+
+def render_subject(cfg: SyntheticConfig, index: int, fold: int, folder: Path) -> pd.DataFrame:
+    """Render one subject's frames into ``folder`` and return its index rows."""
+    plan = _plan(cfg, index)
+    rows = subject_rows(cfg, index, plan, fold)
+    (folder / "images" / subject_name(index)).mkdir(parents=True, exist_ok=True)
+    for path, intensities, nuisance in zip(
+        rows["path"], plan.timeline.intensities, plan.nuisances, strict=True
+    ):
+        image = render_face(plan.identity, intensities, nuisance, size=cfg.image_size)
+        (folder / path).write_bytes(_encode(image, cfg.jpeg_quality))
+    return rows
+
+
+def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame]:
+    """Render the subjects of ``jobs``, yielding their tables in subject order."""
+    if workers <= 1:
+        yield from (render_subject(*job) for job in jobs)
+        return
+    # One OpenCV thread per worker process: the parallelism is over subjects.
+    processes = min(workers, len(jobs))
+    with ProcessPoolExecutor(processes, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+        try:
+            yield from pool.map(render_subject, *zip(*jobs, strict=True))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # do not render the rest after a failure
+            raise
+
+
+def _render_all(cfg: SyntheticConfig, folder: Path, workers: int, progress: bool) -> pd.DataFrame:
+    folds = assign_folds(cfg)
+    jobs = [(cfg, i, folds[subject_name(i)], folder) for i in range(cfg.num_subjects)]
+    total = cfg.num_subjects * cfg.frames_per_subject
+    tables = []
+    with tqdm(total=total, unit="frame", desc="synthetic", disable=not progress) as bar:
+        for table in _rendered_subjects(jobs, workers):
+            tables.append(table)
+            bar.update(len(table))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _subjects_by_fold(cfg: SyntheticConfig) -> dict[str, list[str]]:
+    by_fold: dict[str, list[str]] = {str(k): [] for k in range(1, cfg.num_folds + 1)}
+    for subject, fold in sorted(assign_folds(cfg).items()):
+        by_fold[str(fold)].append(subject)
+    return by_fold
+
+
+def _index_meta(cfg: SyntheticConfig, digest: str) -> dict:
+    return {
+        "name": "synthetic",
+        "label_type": "intensity",
+        "positive_threshold": 2,
+        "aus": list(DISFA_AUS),
+        "channels": cfg.channels,
+        "num_folds": cfg.num_folds,
+        "folds": _subjects_by_fold(cfg),
+        "config": asdict(cfg),
+        "hash": digest,
+    }
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether ``folder`` is a finished data set (only finished ones are renamed into place)."""
+    return (folder / INDEX_CSV).is_file() and (folder / INDEX_JSON).is_file()
+
+
+def _remove_abandoned_builds(folder: Path) -> None:
+    """Delete staging folders of ``folder`` left by processes that no longer run."""
+    for staging in folder.parent.glob(f".{folder.name}.*-*-*"):
+        pid = staging.name.rsplit(".", 1)[-1].split("-")[1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(staging, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, owned by someone else
+
+
+def _move_into_place(staging: Path, folder: Path) -> None:
+    """Rename ``staging`` to ``folder``, replacing an existing one."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        folder.rename(old)
+    staging.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def generate_synthetic(
+    cfg: SyntheticConfig, root: str | Path | None = None, workers: int = 2, progress: bool = True
+) -> Path:
+    """Render ``cfg``'s data set (replacing any existing copy) and return its folder.
+
+    Args:
+        cfg: What to generate.
+        root: Data root (default :func:`default_data_root`).
+        workers: Processes rendering subjects in parallel; the output does not depend on it.
+        progress: Show a progress bar.
+
+    Returns:
+        The folder holding ``index.csv``, ``index.json`` and ``images/``.
+    """
+    digest = config_hash(cfg)
+    folder = dataset_folder(cfg, root, digest)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(folder)
+    staging = folder.with_name(f".{folder.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        staging.mkdir()
+        table = _render_all(cfg, staging, workers, progress)
+        write_index(table, staging, meta=_index_meta(cfg, digest))
+        _move_into_place(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def ensure_synthetic(
+    cfg: SyntheticConfig, root: str | Path | None = None, workers: int = 2
+) -> Path:
+    """Return ``cfg``'s data set folder, generating it first if it is not there yet."""
+    folder = dataset_folder(cfg, root)
+    if is_complete(folder):
+        return folder
+    return generate_synthetic(cfg, root=root, workers=workers)
