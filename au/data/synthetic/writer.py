@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import uuid
@@ -161,9 +162,14 @@ def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame
     if workers <= 1:
         yield from (render_subject(*job) for job in jobs)
         return
-    # One OpenCV thread per worker process: the parallelism is over subjects.
+    # One OpenCV thread per worker process: the parallelism is over subjects. Workers start
+    # from a fork server: forking a process whose OpenCV/torch thread pools are running can
+    # deadlock the child.
     processes = min(workers, len(jobs))
-    with ProcessPoolExecutor(processes, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
+    ) as pool:
         try:
             yield from pool.map(render_subject, *zip(*jobs, strict=True))
         except BaseException:
