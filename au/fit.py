@@ -17,6 +17,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import hydra  # noqa: E402
 import lightning as L  # noqa: N812, E402
+from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from au.builders import build_datamodule, build_module, build_trainer  # noqa: E402
@@ -32,19 +33,57 @@ def run_fit(config: DictConfig) -> dict:
     print(f"data: {datamodule.index.root} {sizes} subjects {datamodule.subjects}")
     module = build_module(config, datamodule)
     trainer = build_trainer(config, output_dir)
-    started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=config.get("ckpt_path"))
-    print(
-        f"training took {time.perf_counter() - started:.0f} s; best checkpoint: "
-        f"{trainer.checkpoint_callback.best_model_path}"
-    )
-    if not config.get("test", True):
-        return {}
-    trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
-    conditions = condition_report(module, datamodule)
-    text = write_report(test_report(module, datamodule), conditions, output_dir / "results")
-    print("\n" + text + f"\nresults: {output_dir / 'results'}")
-    return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    try:
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule, ckpt_path=config.get("ckpt_path"))
+        facts = run_facts(config, module, time.perf_counter() - started)
+        print(
+            f"training took {facts['train_seconds']:.0f} s; best checkpoint: "
+            f"{trainer.checkpoint_callback.best_model_path}"
+        )
+        log_summary(trainer, facts)
+        if not config.get("test", True):
+            return {}
+        trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+        conditions = condition_report(module, datamodule)
+        report = test_report(module, datamodule)
+        text = write_report(report, conditions, output_dir / "results", extra=facts)
+        print("\n" + text + f"\nresults: {output_dir / 'results'}")
+        return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    finally:
+        finish_wandb(trainer)
+
+
+def run_facts(config: DictConfig, module: L.LightningModule, train_seconds: float) -> dict:
+    """What a run was (loss, backbone, data, fold, seed) and cost, for ``summary.json``."""
+    return {
+        "experiment": config.experiment_name,
+        "loss": config.model.loss.name,
+        "backbone": config.model.backbone.name,
+        "data": config.data.name,
+        "fold": config.data.fold,
+        "seed": config.seed,
+        "ablation": config.get("ablation_name"),
+        "params": sum(p.numel() for p in module.parameters()),
+        "train_seconds": round(train_seconds, 2),
+    }
+
+
+def log_summary(trainer: L.Trainer, facts: dict) -> None:
+    """Put the parameter count and training time into the W&B run summary (rank 0 only)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+            logger.experiment.summary.update(
+                {"params": facts["params"], "train_seconds": facts["train_seconds"]}
+            )
+
+
+def finish_wandb(trainer: L.Trainer) -> None:
+    """Close the W&B run so each job of a multirun (or fold) gets its own run."""
+    if any(isinstance(logger, WandbLogger) for logger in trainer.loggers):
+        import wandb
+
+        wandb.finish()
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="fit")

@@ -14,9 +14,13 @@ from au.models.module import AULitModule
 
 #: Test-frame conditions of the synthetic set, as (name, pandas query on its index columns).
 SYNTHETIC_CONDITIONS = (
-    ("clean", "light_level >= 0.6 and abs(roll) < 5 and abs(yaw) < 10 and occlusion == 'none'"),
-    ("low light", "light_level < 0.45"),
-    ("rotated (|roll| >= 8 or |yaw| >= 15)", "abs(roll) >= 8 or abs(yaw) >= 15"),
+    (
+        "clean",
+        "low_light == 0 and abs(roll) < 5 and abs(yaw) < 10 and occlusion == 'none' "
+        "and glasses == 'none'",
+    ),
+    ("low light", "low_light == 1"),
+    ("rotated (|roll| >= 5 or |yaw| >= 10)", "abs(roll) >= 5 or abs(yaw) >= 10"),
     ("glasses", "glasses != 'none'"),
     ("occluded", "occlusion != 'none'"),
 )
@@ -53,9 +57,16 @@ def condition_report(module: AULitModule, datamodule: AUDataModule) -> pd.DataFr
 
 
 def write_report(
-    reports: dict[str, pd.DataFrame], conditions: pd.DataFrame | None, out_dir: Path
+    reports: dict[str, pd.DataFrame],
+    conditions: pd.DataFrame | None,
+    out_dir: Path,
+    extra: dict | None = None,
 ) -> str:
-    """Write CSV/JSON/markdown results into ``out_dir`` and return the markdown table."""
+    """Write CSV/JSON/markdown results into ``out_dir`` and return the markdown table.
+
+    ``extra`` (e.g. the run's loss, backbone, seed, parameter count and training time) is
+    added to ``summary.json``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     reports["tuned"].to_csv(out_dir / "test_metrics.csv", index=False)
     reports["fixed"].to_csv(out_dir / "test_metrics_at_0.5.csv", index=False)
@@ -67,6 +78,7 @@ def write_report(
         "roc_auc": float(reports["tuned"].iloc[-1]["roc_auc"]),
         "all_positive_f1": float(reports["baselines"].iloc[-1]["all_positive"]),
         "majority_f1": float(reports["baselines"].iloc[-1]["majority"]),
+        **(extra or {}),
     }
     if conditions is not None:
         conditions.to_csv(out_dir / "test_f1_by_condition.csv", index=False)
@@ -75,7 +87,9 @@ def write_report(
             + conditions.assign(f1=lambda d: (100 * d["f1"]).round(1)).to_markdown(index=False)
             + "\n"
         )
-        summary["f1_by_condition"] = dict(zip(conditions["condition"], conditions["f1"]))
+        summary["f1_by_condition"] = dict(
+            zip(conditions["condition"], conditions["f1"], strict=True)
+        )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     (out_dir / "report.md").write_text(text)
     return text

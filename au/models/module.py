@@ -11,7 +11,14 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics import CatMetric
 
-from au.losses import BCELoss, LSEPLoss, PrecisionRecallLoss
+from au.losses import (
+    AsymmetricLoss,
+    BCELoss,
+    FocalLoss,
+    LSEPLoss,
+    PrecisionRecallLoss,
+    ZLPRLoss,
+)
 from au.metrics import per_au_metrics, select_thresholds
 from au.models.backbone import create_backbone, group_module_names
 from au.models.head import AUHead
@@ -21,6 +28,9 @@ LOSSES: dict[str, type[nn.Module]] = {
     "weighted_bce": BCELoss,
     "lsep": LSEPLoss,
     "pr": PrecisionRecallLoss,
+    "focal": FocalLoss,
+    "asl": AsymmetricLoss,
+    "zlpr": ZLPRLoss,
 }
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
@@ -81,7 +91,7 @@ class AULitModule(L.LightningModule):
         aus: AU keys in output order.
         backbone: Keyword arguments of :func:`au.models.backbone.create_backbone`.
         head: Keyword arguments of :class:`au.models.head.AUHead` (``dropout``).
-        loss: ``{"name": "bce" | "weighted_bce" | "lsep" | "pr", **kwargs}``.
+        loss: ``{"name": one of LOSSES, **kwargs}`` (bce, weighted_bce, lsep, pr, focal, asl, zlpr).
         optimizer: ``{"name": "adam", "lr": head lr, "finetune_lr": backbone lr,
             "head_finetune_lr": head lr in stage 2 (default finetune_lr), "weight_decay"}``.
         data_config: Preprocessing a checkpoint's users need (image_size, channels, mean, std).

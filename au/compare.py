@@ -1,0 +1,277 @@
+"""``python -m au.compare``: experiments side by side, aggregated over seeds.
+
+Reads finished runs (local run folders, or a W&B project), groups them by (loss, backbone) or
+other keys and writes one table: average F1 mean ± std over seeds, the paired difference to a
+baseline with its spread, per-AU F1, parameter count and training time; as markdown
+(``comparison.md``), CSV (``comparison.csv``, and ``runs.csv`` with one row per run) and a
+grouped bar chart (``comparison_f1.png``).
+
+Examples:
+    python -m au.compare logs/fit/ablations/loss/DATE --baseline bce
+    python -m au.compare logs/fit/multiruns/DATE --baseline bce/mobilenetv2_100 --out cmp/
+    python -m au.compare --wandb ENTITY/au --baseline bce        # needs `wandb login`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from au.aus import au_number
+from au.plots import plot_grouped_f1
+
+#: What identifies a run; runs of one group that differ in the others are its replicates.
+RUN_KEYS = ("experiment", "loss", "backbone", "data", "fold", "seed")
+#: Replicates of two groups are paired on these (same seed, same test fold, same data).
+PAIR_KEYS = ("data", "fold", "seed")
+
+
+def run_keys_of_config(config: dict) -> dict:
+    """The :data:`RUN_KEYS` of a fit config (``.hydra/config.yaml`` or a W&B run's config)."""
+    model, data = config.get("model") or {}, config.get("data") or {}
+    return dict(
+        experiment=config.get("experiment_name"),
+        loss=(model.get("loss") or {}).get("name"),
+        backbone=(model.get("backbone") or {}).get("name"),
+        data=data.get("name"),
+        fold=data.get("fold"),
+        seed=config.get("seed"),
+    )
+
+
+def read_local_run(run_dir: Path) -> dict:
+    """One run: its keys, average F1 (+ at 0.5), per-AU F1, parameter count, training time.
+
+    Keys come from ``results/summary.json`` (``au.fit`` writes them), else from
+    ``.hydra/config.yaml``, else (no seed) from ``csv/hparams.yaml``.
+    """
+    summary = json.loads((run_dir / "results" / "summary.json").read_text())
+    hydra_config, hparams = run_dir / ".hydra" / "config.yaml", run_dir / "csv" / "hparams.yaml"
+    facts = {}
+    if hydra_config.is_file():
+        facts = run_keys_of_config(yaml.safe_load(hydra_config.read_text()))
+    elif hparams.is_file():
+        logged = yaml.safe_load(hparams.read_text())  # the module's and data module's
+        facts = run_keys_of_config({"model": logged, "data": logged.get("data")})
+    row = {"run": str(run_dir)}
+    row.update({key: summary.get(key, facts.get(key)) for key in RUN_KEYS})
+    row.update({key: summary.get(key) for key in ("f1", "f1@0.5", "params", "train_seconds")})
+    metrics = pd.read_csv(run_dir / "results" / "test_metrics.csv")
+    per_au = metrics[metrics["au"] != "average"]
+    row.update({f"f1/{au}": f1 for au, f1 in zip(per_au["au"], per_au["f1"], strict=True)})
+    return row
+
+
+def collect_local_runs(roots: Sequence[str | Path]) -> pd.DataFrame:
+    """Every finished run (a folder with ``results/summary.json``) under ``roots``.
+
+    Raises:
+        FileNotFoundError: If a root does not exist or none holds a finished run.
+    """
+    rows = []
+    for root in map(Path, roots):
+        if not root.exists():
+            raise FileNotFoundError(f"run folder {root} does not exist")
+        rows += [read_local_run(p.parents[1]) for p in sorted(root.rglob("results/summary.json"))]
+    if not rows:
+        raise FileNotFoundError(f"no finished run (*/results/summary.json) under {list(roots)}")
+    return pd.DataFrame(rows)
+
+
+def collect_wandb_runs(project: str) -> pd.DataFrame:
+    """Finished runs of a W&B project (``entity/project``), from their summaries and configs.
+
+    Raises:
+        SystemExit: When W&B is offline or not logged in, saying what to do instead.
+    """
+    mode = os.environ.get("WANDB_MODE", "")
+    if mode.lower() in ("offline", "disabled"):
+        raise SystemExit(
+            f"W&B is offline (WANDB_MODE={mode}): cannot read project {project!r}. Compare "
+            "local run folders instead (python -m au.compare RUN_DIR), or `wandb login`, "
+            "`wandb sync RUN_DIR/wandb/offline-run-*` and unset WANDB_MODE."
+        )
+    import wandb
+
+    try:
+        runs = list(wandb.Api().runs(project, filters={"state": "finished"}))
+    except Exception as err:  # noqa: BLE001 - any failure here means "no access to W&B"
+        raise SystemExit(
+            f"cannot read W&B project {project!r} ({err}); `wandb login` first, or compare "
+            "local run folders: python -m au.compare RUN_DIR"
+        ) from None
+    rows = []
+    for run in runs:
+        summary = dict(run.summary)
+        if "test/f1" not in summary:
+            continue
+        row = {"run": "/".join(run.path), **run_keys_of_config(dict(run.config))}
+        row.update(f1=summary["test/f1"], params=summary.get("params"))
+        row.update(
+            {"f1@0.5": summary.get("test/f1@0.5"), "train_seconds": summary.get("train_seconds")}
+        )
+        aus = [k.removeprefix("test/f1/") for k in summary if k.startswith("test/f1/AU")]
+        rows.append(row | {f"f1/{au}": summary[f"test/f1/{au}"] for au in aus})
+    return pd.DataFrame(rows)
+
+
+def parse_baseline(spec: str, group_by: Sequence[str]) -> dict[str, str]:
+    """``"bce"`` -> ``{loss: bce}``; also ``"bce/densenet201"`` or ``"backbone=densenet201"``.
+
+    Positional parts fill the ``group_by`` keys in order; ``key=value`` parts name their key.
+    Keys left out match each compared group's own value (``bce``: BCE on the same backbone).
+    """
+    baseline: dict[str, str] = {}
+    positional = iter(group_by)
+    for part in filter(None, spec.split("/")):
+        key, _, value = part.rpartition("=")
+        key = key or next(positional, "")
+        if key not in group_by:
+            raise ValueError(f"baseline {spec!r}: {part!r} names none of the keys {list(group_by)}")
+        baseline[key] = value
+    return baseline
+
+
+def with_group_labels(runs: pd.DataFrame, group_by: Sequence[str]) -> pd.DataFrame:
+    """``runs`` with a ``group`` column: its ``group_by`` values joined by `` / ``."""
+    return runs.assign(group=runs[list(group_by)].astype(str).agg(" / ".join, axis=1))
+
+
+def paired_deltas(runs: pd.DataFrame, group: str, reference: str, group_by) -> pd.Series:
+    """Average-F1 differences ``group - reference``, one per replicate both have.
+
+    Replicates pair up on the :data:`PAIR_KEYS` that are not grouped by (seed, fold, data).
+    """
+    pair_keys = [k for k in PAIR_KEYS if k not in group_by]
+    mean_f1 = runs.groupby(["group", *pair_keys], dropna=False)["f1"].mean()
+    return (mean_f1.loc[group] - mean_f1.loc[reference]).dropna()
+
+
+def _baseline_columns(runs, table: pd.DataFrame, spec: dict, group_by) -> pd.DataFrame:
+    rows = []
+    for group, values in table[list(group_by)].iterrows():
+        reference = " / ".join(str(spec.get(key, values[key])) for key in group_by)
+        row = dict(baseline=reference, delta_mean=float("nan"), delta_std=float("nan"), pairs=0)
+        if reference in table.index:
+            deltas = paired_deltas(runs, group, reference, group_by)
+            row.update(delta_mean=deltas.mean(), delta_std=deltas.std(ddof=1), pairs=len(deltas))
+            if deltas.empty:  # no shared replicate: the difference of the means
+                row["delta_mean"] = table.at[group, "f1_mean"] - table.at[reference, "f1_mean"]
+        rows.append(row)
+    return pd.DataFrame(rows, index=table.index)
+
+
+def compare_runs(
+    runs: pd.DataFrame, group_by: Sequence[str] = ("loss", "backbone"), baseline: str | None = None
+) -> pd.DataFrame:
+    """One row per experiment (index ``group``): F1 over seeds, deltas, per-AU F1, costs.
+
+    Args:
+        runs: One row per run with the ``group_by`` keys, :data:`PAIR_KEYS`, ``f1``,
+            ``f1/<AU>``, ``params`` and ``train_seconds`` (as :func:`collect_local_runs`).
+        group_by: Keys that define an experiment; its runs differ only in seed (or fold).
+        baseline: The reference experiment (see :func:`parse_baseline`). Adds ``baseline``,
+            ``delta_mean`` / ``delta_std`` (mean and std, ddof=1, of the paired differences
+            of average F1; without a shared replicate, the difference of means) and ``pairs``.
+
+    Returns:
+        Columns: the ``group_by`` keys, ``runs``, ``seeds``, ``f1_mean``, ``f1_std`` (ddof=1),
+        ``params``, ``train_seconds`` (mean), [baseline columns], ``f1/<AU>`` means.
+    """
+    group_by = list(group_by)
+    runs = with_group_labels(runs, group_by)
+    grouped = runs.groupby("group")
+    table = grouped[group_by].first()
+    table["runs"] = grouped.size()
+    table["seeds"] = grouped["seed"].agg(lambda s: ",".join(map(str, sorted(s.unique()))))
+    table["f1_mean"], table["f1_std"] = grouped["f1"].mean(), grouped["f1"].std(ddof=1)
+    table["params"] = grouped["params"].median()
+    table["train_seconds"] = grouped["train_seconds"].mean()
+    if baseline:
+        table = table.join(
+            _baseline_columns(runs, table, parse_baseline(baseline, group_by), group_by)
+        )
+    au_columns = sorted(
+        (c for c in runs.columns if c.startswith("f1/")), key=lambda c: au_number(c[3:])
+    )
+    return table.join(grouped[au_columns].mean()).sort_values(group_by)
+
+
+def _percent(mean: float, std: float = float("nan"), signed: bool = False) -> str:
+    if pd.isna(mean):
+        return "–"
+    text = f"{100 * mean:+.1f}" if signed else f"{100 * mean:.1f}"
+    return text if pd.isna(std) else f"{text} ± {100 * std:.1f}"
+
+
+def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: str | None) -> str:
+    """The comparison as a markdown table, F1 and deltas in %."""
+    shown = table[list(group_by)].copy()
+    shown["runs"], shown["seeds"] = table["runs"].astype(str), table["seeds"]
+    shown["Avg.F1"] = [
+        _percent(m, s) for m, s in zip(table["f1_mean"], table["f1_std"], strict=True)
+    ]
+    if baseline:
+        deltas = zip(table["delta_mean"], table["delta_std"], strict=True)
+        shown[f"Δ vs {baseline}"] = [_percent(m, s, signed=True) for m, s in deltas]
+    for column in (c for c in table.columns if c.startswith("f1/")):
+        shown[column[3:]] = [_percent(v) for v in table[column]]
+    shown["params (M)"] = [f"{p / 1e6:.2f}" if pd.notna(p) else "–" for p in table["params"]]
+    shown["train (s)"] = [f"{t:.0f}" if pd.notna(t) else "–" for t in table["train_seconds"]]
+    return shown.to_markdown(index=False, disable_numparse=True)
+
+
+def write_comparison(
+    runs: pd.DataFrame, table: pd.DataFrame, group_by, out_dir: Path, baseline: str | None = None
+) -> str:
+    """Write runs.csv, comparison.csv/.md and comparison_f1.png; return the markdown."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(out_dir / "runs.csv", index=False)
+    table.to_csv(out_dir / "comparison.csv")
+    text = (
+        f"Test F1 (%) of {len(runs)} runs: mean ± std (ddof=1) over seeds. Δ: difference of "
+        "average F1 to the baseline, paired by seed and fold, mean ± std.\n\n"
+        + comparison_markdown(table, group_by, baseline)
+        + "\n"
+    )
+    (out_dir / "comparison.md").write_text(text)
+    columns = [c for c in table.columns if c.startswith("f1/")] + ["f1"]
+    grouped = with_group_labels(runs, group_by).groupby("group")[columns]
+    names = {c: "Avg." if c == "f1" else c[3:] for c in columns}
+    means = grouped.mean().loc[table.index].rename(columns=names).T
+    plot_grouped_f1(means, grouped.std(ddof=1).loc[table.index].rename(columns=names).T,
+                    out_dir / "comparison_f1.png")  # fmt: skip
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: ``python -m au.compare [RUN_DIR ...] [--wandb PROJECT] [--baseline ...]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m au.compare", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("roots", nargs="*", help="folders holding finished runs (searched deeply)")
+    parser.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read the runs from W&B")
+    parser.add_argument("--baseline", help="e.g. bce, bce/mobilenetv2_100, backbone=densenet201")
+    parser.add_argument("--group-by", nargs="+", default=["loss", "backbone"], choices=RUN_KEYS)
+    parser.add_argument("--out", type=Path, help="output folder (default: ROOT/comparison)")
+    args = parser.parse_args(argv)
+    if bool(args.roots) == bool(args.wandb):
+        parser.error("give run folders or --wandb PROJECT (one of the two)")
+    runs = collect_wandb_runs(args.wandb) if args.wandb else collect_local_runs(args.roots)
+    if runs.empty:
+        raise SystemExit("no finished run with a test F1 to compare")
+    default_out = Path(args.roots[0]) / "comparison" if args.roots else Path("comparison")
+    out_dir = args.out or default_out
+    table = compare_runs(runs, args.group_by, args.baseline)
+    text = write_comparison(runs, table, args.group_by, out_dir, args.baseline)
+    print(text + f"\nresults: {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

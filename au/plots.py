@@ -1,0 +1,206 @@
+"""Figures of an evaluation and of a comparison, drawn with matplotlib's object API (Agg).
+
+Per-AU F1 bars, precision-recall and ROC curves per AU (small multiples, operating point
+marked), training/validation curves of a run, and grouped F1 bars of several experiments.
+Every function writes one PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torchmetrics.functional.classification import (
+    binary_precision_recall_curve,
+    binary_roc,
+    binary_stat_scores,
+)
+
+from au.aus import au_name
+
+DPI = 130
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def _bar_labels(metrics: pd.DataFrame) -> list[str]:
+    """AU names with their number of positive labels (F1 is undefined without any)."""
+    return [
+        "Avg." if au == "average" else f"{au}\n{support} pos."
+        for au, support in zip(metrics["au"], metrics["support"], strict=True)
+    ]
+
+
+def _value_labels(values: pd.Series) -> list[str]:
+    return ["n/a" if pd.isna(v) else f"{v:.0f}" for v in values]
+
+
+def plot_f1_bars(
+    tuned: pd.DataFrame, fixed: pd.DataFrame, baselines: pd.DataFrame, path: str | Path
+) -> Path:
+    """Per-AU F1 (%) at the tuned thresholds, at 0.5 and of the all-positive baseline."""
+    series = {
+        "tuned thresholds": tuned["f1"],
+        "threshold 0.5": fixed["f1"],
+        "all-positive baseline": baselines["all_positive"],
+    }
+    frame = pd.DataFrame({k: 100 * v.to_numpy(dtype=float) for k, v in series.items()})
+    frame.index = _bar_labels(tuned)
+    figure = Figure(figsize=(max(7.0, 1.0 * len(frame) + 2), 4.4))
+    axes = figure.add_subplot()
+    frame.plot.bar(ax=axes, rot=0, width=0.8, color=["#1f77b4", "#ff7f0e", "#b0b0b0"])
+    for bars, column in zip(axes.containers[:2], frame.columns, strict=False):
+        axes.bar_label(bars, labels=_value_labels(frame[column]), fontsize=7, padding=1)
+    undefined = " (n/a: no positive label)" if frame.iloc[:, 0].isna().any() else ""
+    axes.set(ylabel="F1 (%)", ylim=(0, 105), title=f"Per-AU F1{undefined}")
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return _save(figure, path)
+
+
+def _grid(count: int, columns: int = 4) -> tuple[Figure, list[Axes]]:
+    rows = max(1, math.ceil(count / columns))
+    columns = max(1, min(columns, count))
+    figure = Figure(figsize=(3.0 * columns + 0.5, 3.0 * rows + 0.6), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel().tolist()
+    for extra in axes[count:]:
+        extra.set_visible(False)
+    return figure, axes[:count]
+
+
+def _operating_point(scores, target, threshold: float) -> dict[str, float]:
+    tp, fp, tn, fn, _ = binary_stat_scores(scores, target, threshold=threshold).tolist()
+    precision = tp / (tp + fp) if tp + fp else 0.0  # as au.metrics: nothing predicted
+    recall = tp / (tp + fn)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return dict(precision=precision, recall=recall, fpr=fp / (fp + tn), f1=f1)
+
+
+def _draw_pr(ax: Axes, scores, target, point: dict) -> str:
+    precision, recall, _ = binary_precision_recall_curve(scores, target)
+    prevalence = float(target.float().mean())
+    ax.plot(recall, precision, color="#1f77b4", lw=1.5)
+    ax.axhline(prevalence, color="grey", ls="--", lw=0.8)
+    ax.plot(point["recall"], point["precision"], "o", color="#d62728", ms=7)
+    ax.set(xlabel="recall", ylabel="precision")
+    return f"F1 {100 * point['f1']:.0f}%"
+
+
+def _draw_roc(ax: Axes, scores, target, point: dict) -> str:
+    fpr, tpr, _ = binary_roc(scores, target)
+    ax.plot(fpr, tpr, color="#1f77b4", lw=1.5)
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8)
+    ax.plot(point["fpr"], point["recall"], "o", color="#d62728", ms=7)
+    ax.set(xlabel="false positive rate", ylabel="recall")
+    return f"AUC {float(torch.trapezoid(tpr, fpr)):.2f}"
+
+
+def _curve_grid(probs, labels, mask, aus, thresholds, draw, title: str, path) -> Path:
+    """One panel per AU that has coded positives and negatives; the others are listed."""
+    thresholds = torch.as_tensor(thresholds, dtype=torch.float64).expand(len(aus))
+    panels, skipped = [], []
+    for j, au in enumerate(aus):
+        keep = mask[:, j] > 0
+        scores, target = probs[keep, j].float(), labels[keep, j].long()
+        (panels if 0 < int(target.sum()) < len(target) else skipped).append((j, au, scores, target))
+    figure, axes = _grid(len(panels))
+    for ax, (j, au, scores, target) in zip(axes, panels, strict=True):
+        point = _operating_point(scores, target, float(thresholds[j]))
+        headline = draw(ax, scores, target, point)
+        details = f"{headline}, threshold {float(thresholds[j]):.3g}, {int(target.sum())} pos."
+        ax.set_title(f"{au} {au_name(au)}\n{details}", fontsize=9)
+        ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.02))
+    if skipped:
+        missing = ", ".join(au for _, au, *_ in skipped)
+        title += f"\nnot shown (no positive or no negative label): {missing}"
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def plot_pr_curves(probs, labels, mask, aus: Sequence[str], thresholds, path) -> Path:
+    """Precision-recall curve per AU with the operating point at its decision threshold.
+
+    Args:
+        probs: (N, A) probabilities.
+        labels: (N, A) binary labels.
+        mask: (N, A), 1 where a label is coded.
+        aus: AU keys of the columns.
+        thresholds: (A,) decision thresholds (the model's), marked on each curve.
+        path: The PNG to write.
+    """
+    title = "Precision-recall per AU (red dot: at the decision threshold; dashed: chance)"
+    return _curve_grid(probs, labels, mask, aus, thresholds, _draw_pr, title, path)
+
+
+def plot_roc_curves(probs, labels, mask, aus: Sequence[str], thresholds, path) -> Path:
+    """ROC curve per AU (with its AUC) and the operating point at its decision threshold."""
+    title = "ROC per AU (red dot: at the decision threshold; dashed: chance)"
+    return _curve_grid(probs, labels, mask, aus, thresholds, _draw_roc, title, path)
+
+
+def epoch_table(metrics_csv: str | Path) -> pd.DataFrame:
+    """One row per epoch of a Lightning CSV log (its step-wise rows merged)."""
+    log = pd.read_csv(metrics_csv)
+    log = log.dropna(subset=["epoch"])
+    return log.groupby(log["epoch"].astype(int)).first()
+
+
+def plot_training_curves(
+    metrics_csv: str | Path,
+    path: str | Path,
+    stage2_epoch: int | None = None,
+    best_epoch: int | None = None,
+) -> Path:
+    """Train/val loss and validation F1 per epoch, with the stage switch and best epoch marked.
+
+    Args:
+        metrics_csv: The run's ``csv/metrics.csv``.
+        path: The PNG to write.
+        stage2_epoch: First epoch of stage 2 (fine-tuning), drawn as a vertical line.
+        best_epoch: Epoch of the evaluated checkpoint, drawn as a star on the F1 curve.
+    """
+    epochs = epoch_table(metrics_csv)
+    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    loss_axes, f1_axes = figure.subplots(1, 2)
+    for column, label in (("train/loss_epoch", "train"), ("val/loss", "validation")):
+        if column in epochs:
+            loss_axes.plot(epochs.index, epochs[column], "o-", ms=3, label=label)
+    for column, label in (("val/f1", "val F1, tuned thresholds"), ("val/f1@0.5", "val F1 at 0.5")):
+        if column in epochs:
+            f1_axes.plot(epochs.index, 100 * epochs[column], "o-", ms=3, label=label)
+    if best_epoch is not None and "val/f1" in epochs and best_epoch in epochs.index:
+        f1_axes.plot(best_epoch, 100 * epochs.loc[best_epoch, "val/f1"], "*", color="#d62728",
+                     ms=13, label=f"checkpoint (epoch {best_epoch})")  # fmt: skip
+    for axes, ylabel in ((loss_axes, "loss"), (f1_axes, "average F1 (%)")):
+        if stage2_epoch:
+            axes.axvline(stage2_epoch - 0.5, color="grey", ls="--", lw=1, label="stage 2 starts")
+        axes.set(xlabel="epoch", ylabel=ylabel)
+        axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    loss_axes.set_title("Loss")
+    f1_axes.set_title("Validation F1")
+    return _save(figure, path)
+
+
+def plot_grouped_f1(means: pd.DataFrame, stds: pd.DataFrame, path: str | Path) -> Path:
+    """Grouped bars: F1 (%) per AU (rows) for each experiment (columns), std as error bars."""
+    figure = Figure(figsize=(max(8.0, 0.35 * means.size + 2), 4.5))
+    axes = figure.add_subplot()
+    (100 * means).plot.bar(
+        ax=axes, yerr=100 * stds.fillna(0.0), rot=0, width=0.85, capsize=2, error_kw=dict(lw=0.8)
+    )
+    axes.set(ylabel="F1 (%)", ylim=(0, 105), title="Test F1 per AU (mean ± std over seeds)")
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    return _save(figure, path)

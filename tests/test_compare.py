@@ -1,0 +1,206 @@
+"""au.compare on hand-made run folders (known F1 -> known means, deltas, spreads) and the
+ablation grids (every job composes, sweep folders are named after what varies)."""
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from au.compare import collect_local_runs, collect_wandb_runs, compare_runs, main, parse_baseline
+from au.config import CONFIG_DIR
+
+from .conftest import small_fit_overrides
+
+MOBILE, DENSE = "mobilenetv2_100", "densenet201"
+
+#: (loss, backbone, seed) -> per-AU F1 of AU1, AU2 (the run's average F1 is their mean).
+RUNS = {
+    ("bce", MOBILE, 0): (0.40, 0.60),  # 0.50
+    ("bce", MOBILE, 1): (0.50, 0.70),  # 0.60
+    ("lsep", MOBILE, 0): (0.50, 0.66),  # 0.58
+    ("lsep", MOBILE, 1): (0.60, 0.68),  # 0.64
+    ("bce", DENSE, 0): (0.70, 0.70),  # 0.70, no shared seed with lsep/dense
+    ("lsep", DENSE, 1): (0.80, 0.80),  # 0.80
+}
+
+
+def write_fake_run(folder: Path, loss: str, backbone: str, seed: int, f1s, keys_in_summary=True):
+    (folder / "results").mkdir(parents=True)
+    keys = dict(experiment=loss, loss=loss, backbone=backbone, data="synthetic", fold=1, seed=seed)
+    summary = dict(f1=sum(f1s) / len(f1s), params=2_000_000, train_seconds=10.0 + seed)
+    if keys_in_summary:
+        summary |= keys
+    else:  # an older run: keys only in Hydra's saved config
+        (folder / ".hydra").mkdir()
+        config = dict(
+            experiment_name=loss,
+            seed=seed,
+            model=dict(loss=dict(name=loss), backbone=dict(name=backbone)),
+            data=dict(name="synthetic", fold=1),
+        )
+        (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / "results" / "summary.json").write_text(json.dumps(summary))
+    rows = [dict(au=f"AU{n}", f1=f1) for n, f1 in zip((1, 2), f1s, strict=True)]
+    rows.append(dict(au="average", f1=summary["f1"]))
+    pd.DataFrame(rows).to_csv(folder / "results" / "test_metrics.csv", index=False)
+
+
+@pytest.fixture
+def fake_runs(tmp_path):
+    for i, ((loss, backbone, seed), f1s) in enumerate(RUNS.items()):
+        write_fake_run(
+            tmp_path / f"{i}-{loss}-{backbone}-seed{seed}", loss, backbone, seed, f1s, i != 1
+        )
+    return tmp_path
+
+
+def test_reads_every_run_with_its_keys(fake_runs):
+    runs = collect_local_runs([fake_runs])
+    assert len(runs) == 6
+    old = runs[runs["run"].str.contains("1-bce")].iloc[0]  # keys from .hydra/config.yaml
+    assert (old["loss"], old["backbone"], old["seed"], old["fold"]) == ("bce", MOBILE, 1, 1)
+    assert old["f1/AU2"] == pytest.approx(0.7) and old["f1"] == pytest.approx(0.6)
+
+
+def test_keys_fall_back_to_the_csv_hparams(tmp_path):
+    run = tmp_path / "run"
+    write_fake_run(run, "pr", MOBILE, 0, (0.3, 0.5))
+    summary = json.loads((run / "results" / "summary.json").read_text())
+    (run / "results" / "summary.json").write_text(json.dumps({"f1": summary["f1"]}))
+    (run / "csv").mkdir()
+    hparams = dict(loss=dict(name="pr"), backbone=dict(name=MOBILE), data=dict(name="d", fold=2))
+    (run / "csv" / "hparams.yaml").write_text(yaml.safe_dump(hparams))
+    row = collect_local_runs([tmp_path]).iloc[0]
+    assert (row["loss"], row["backbone"], row["data"], row["fold"]) == ("pr", MOBILE, "d", 2)
+    assert row["f1"] == pytest.approx(0.4)
+
+
+def test_means_stds_and_paired_deltas_by_hand(fake_runs):
+    table = compare_runs(collect_local_runs([fake_runs]), baseline="bce").set_index(
+        ["loss", "backbone"]
+    )
+    bce, lsep = table.loc[("bce", MOBILE)], table.loc[("lsep", MOBILE)]
+    assert (bce["runs"], bce["seeds"]) == (2, "0,1")
+    assert bce["f1_mean"] == pytest.approx(0.55) and bce["f1_std"] == pytest.approx(
+        math.sqrt(0.005)
+    )
+    assert lsep["f1_mean"] == pytest.approx(0.61) and lsep["f1_std"] == pytest.approx(
+        math.sqrt(0.0018)
+    )
+    # paired by seed: 0.58-0.50 = 0.08, 0.64-0.60 = 0.04
+    assert lsep["delta_mean"] == pytest.approx(0.06) and lsep["delta_std"] == pytest.approx(
+        math.sqrt(0.0008)
+    )
+    assert lsep["pairs"] == 2 and lsep["baseline"] == f"bce / {MOBILE}"
+    assert bce["delta_mean"] == pytest.approx(0.0)
+    assert lsep["f1/AU1"] == pytest.approx(0.55) and lsep["f1/AU2"] == pytest.approx(0.67)
+    assert lsep["params"] == 2_000_000 and lsep["train_seconds"] == pytest.approx(10.5)
+    # densenet: no shared seed -> difference of the means, spread unknown
+    dense = table.loc[("lsep", DENSE)]
+    assert dense["delta_mean"] == pytest.approx(0.10) and dense["pairs"] == 0
+    assert math.isnan(dense["delta_std"]) and math.isnan(dense["f1_std"])
+
+
+def test_fixed_baseline_across_backbones(fake_runs):
+    runs = collect_local_runs([fake_runs])
+    table = compare_runs(runs, baseline=f"bce/{MOBILE}").set_index(["loss", "backbone"])
+    dense = table.loc[("lsep", DENSE)]  # seed 1 only: 0.80 - 0.60
+    assert dense["baseline"] == f"bce / {MOBILE}" and dense["delta_mean"] == pytest.approx(0.20)
+    assert parse_baseline("backbone=densenet201", ["loss", "backbone"]) == {"backbone": DENSE}
+    with pytest.raises(ValueError, match="names none of the keys"):
+        parse_baseline("bce/x/y", ["loss", "backbone"])
+
+
+def test_group_by_loss_only_pools_backbones(fake_runs):
+    table = compare_runs(collect_local_runs([fake_runs]), group_by=["loss"]).set_index("loss")
+    assert table.loc["lsep", "runs"] == 3
+    assert table.loc["lsep", "f1_mean"] == pytest.approx((0.58 + 0.64 + 0.80) / 3)
+
+
+def test_command_writes_table_csv_and_chart(fake_runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("comparison")
+    main([str(fake_runs), "--baseline", "bce", "--out", str(out)])
+    text = (out / "comparison.md").read_text()
+    assert "| lsep   | mobilenetv2_100 | 2      | 0,1     | 61.0 ± 4.2 | +6.0 ± 2.8" in text
+    assert (out / "comparison_f1.png").stat().st_size > 10_000
+    assert len(pd.read_csv(out / "runs.csv")) == 6
+    assert pd.read_csv(out / "comparison.csv")["f1_mean"].notna().all()
+
+
+def test_wandb_offline_says_so(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    with pytest.raises(SystemExit, match="W&B is offline"):
+        collect_wandb_runs("someone/au")
+
+
+# ---- ablation grids -------------------------------------------------------------------------
+def sweep_jobs(ablation: str) -> list[list[str]]:
+    params = OmegaConf.load(CONFIG_DIR / "ablation" / f"{ablation}.yaml").hydra.sweeper.params
+    choices = [
+        [f"{key}={value}" for value in str(values).split(",")] for key, values in params.items()
+    ]
+    return [list(job) for job in itertools.product(*choices)]
+
+
+def compose_job(ablation: str, job: list[str], num: int):
+    overrides = [f"ablation={ablation}", *job, f"hydra.job.num={num}", "paths.output_dir=unused"]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="fit", overrides=overrides, return_hydra_config=True)
+
+
+@pytest.mark.parametrize(
+    ("ablation", "jobs", "varies"),
+    [
+        ("loss", 8, "model.loss.name"),
+        ("backbone", 8, "model.backbone.name"),
+        ("schedule", 6, "hydra.runtime.choices.schedule"),
+        ("unfreeze", 8, "experiment_name"),
+        ("loss_backbone", 16, "model.loss.name"),
+    ],
+)
+def test_every_ablation_job_composes_with_an_informative_folder(ablation, jobs, varies):
+    grid = sweep_jobs(ablation)
+    assert len(grid) == jobs
+    subdirs, settings = set(), set()
+    for num, job in enumerate(grid):
+        config = compose_job(ablation, job, num)
+        assert config.ablation_name == ablation
+        assert f"/ablations/{ablation}/" in config.hydra.sweep.dir
+        subdir = config.hydra.sweep.subdir
+        assert f"-{OmegaConf.select(config, varies)}-" in subdir
+        assert subdir.endswith(f"seed{config.seed}")
+        subdirs.add(subdir)
+        resolved = [OmegaConf.to_yaml(config[k], resolve=True) for k in ("model", "schedule")]
+        settings.add("".join(resolved) + f"seed={config.seed}")
+    assert len(subdirs) == jobs and len(settings) == jobs
+
+
+@pytest.mark.parametrize("loss", ["focal", "asl", "zlpr"])
+def test_new_losses_are_one_override(loss):
+    assert compose_job("loss", [f"loss={loss}"], 0).model.loss.name == loss
+
+
+@pytest.mark.slow
+def test_loss_ablation_runs_then_compares(small_synthetic, tmp_path):
+    overrides = [o for o in small_fit_overrides(tmp_path) if not o.startswith("paths.output_dir")]
+    sweep = [
+        "-m", "ablation=loss", "loss=bce,zlpr", "seed=0", f"hydra.sweep.dir={tmp_path}",
+        "schedule.stage1_max_epochs=2", "schedule.stage2_epochs=1",
+    ]  # fmt: skip
+    command = [sys.executable, "-m", "au.fit", *sweep, *overrides]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    assert sorted(p.name for p in tmp_path.glob("*-seed0")) == [
+        "0-bce-test_efficientnet-seed0",
+        "1-zlpr-test_efficientnet-seed0",
+    ]
+    main([str(tmp_path), "--baseline", "bce"])
+    table = pd.read_csv(tmp_path / "comparison" / "comparison.csv")
+    assert table["loss"].tolist() == ["bce", "zlpr"] and (table["params"] > 0).all()
