@@ -1,0 +1,205 @@
+"""``python -m au.export``: a trained detector to ONNX and/or TorchScript, checked against PyTorch.
+
+Examples:
+    python -m au.export ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt            # both
+    python -m au.export ckpt_path=best.ckpt format=onnx quantize=true images=crops/
+
+Each file (``detector.onnx``, ``detector.int8.onnx``, ``detector.torchscript.pt``) gets a JSON
+sidecar (``<file>.json``: AUs, thresholds, image_size, channels, mean, std). Every export is run
+on the same face crops as the PyTorch model; a probability difference above ``tolerance`` is an
+error (the int8 file is reported, not checked: quantization changes outputs by design).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import hydra  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from au.inference.detector import AUDetector  # noqa: E402
+from au.inference.export import (  # noqa: E402
+    OutputComparison,
+    ThresholdedDetector,
+    compare_outputs,
+    export_onnx,
+    export_torchscript,
+    quantize_onnx,
+    run_onnx,
+    run_pytorch,
+    run_torchscript,
+    write_sidecar,
+)
+from au.inference.media import MediaReadError, Source, find_sources, read_frames  # noqa: E402
+
+log = logging.getLogger("au.export")
+FORMATS = {"onnx": ("onnx",), "torchscript": ("torchscript",), "both": ("onnx", "torchscript")}
+
+
+class ExportParityError(AssertionError):
+    """An exported model's probabilities differ from PyTorch's by more than the tolerance."""
+
+
+@dataclass
+class ExportResult:
+    """One written file and how its outputs compare with the PyTorch model's."""
+
+    kind: str
+    path: Path
+    comparison: OutputComparison
+
+    def row(self, reference_size: int) -> dict:
+        """A line of the summary table."""
+        size = self.path.stat().st_size
+        return {
+            "export": self.kind,
+            "file": self.path.name,
+            "MB": round(size / 2**20, 3),
+            "vs fp32 ONNX": f"{size / reference_size:.2f}x" if reference_size else "",
+            "max |dp|": f"{self.comparison.max_abs_diff:.2e}",
+            "mean |dp|": f"{self.comparison.mean_abs_diff:.2e}",
+            "decisions agree": f"{self.comparison.decision_agreement:.2%}",
+            "faces agree": f"{self.comparison.faces_agreeing:.2%}",
+        }
+
+
+def face_batch(detector: AUDetector, images: str | None, count: int) -> tuple[np.ndarray, str]:
+    """Normalised face crops (N, C, H, W) to compare exports on, and where they come from.
+
+    ``images`` is a folder of face crops (searched recursively; ``count`` are taken evenly
+    spaced), else the default synthetic set if it was generated, else Gaussian noise.
+    """
+    folder = Path(images).expanduser() if images else _default_synthetic_folder()
+    if folder is None:
+        size, channels = detector.image_size, detector.channels
+        noise = np.random.default_rng(0).standard_normal((count, channels, size, size))
+        return noise.astype(np.float32), f"{count} Gaussian-noise images (pass images=FOLDER)"
+    sources = [s for s in find_sources(folder) if s.kind == "image"]
+    if not sources:
+        raise ValueError(f"no face images in {folder} (images=): expected a folder of crops")
+    picks = np.unique(np.linspace(0, len(sources) - 1, count).round().astype(int))
+    crops = _readable_images([sources[i] for i in picks])
+    if not crops:
+        raise ValueError(f"no readable face images in {folder}")
+    return detector.preprocess(crops).cpu().numpy(), f"{len(crops)} face crops from {folder}"
+
+
+def _readable_images(sources: list[Source]) -> list[np.ndarray]:
+    images = []
+    for source in sources:
+        try:
+            images += [frame.image for frame in read_frames(source)]
+        except MediaReadError as err:
+            log.warning("skipping %s", err)
+    return images
+
+
+def _default_synthetic_folder() -> Path | None:
+    try:
+        from au.data.synthetic import SyntheticConfig
+        from au.data.synthetic.writer import dataset_folder
+    except ImportError:
+        return None
+    folder = dataset_folder(SyntheticConfig())
+    return folder if folder.is_dir() else None
+
+
+def check_parity(result: ExportResult, tolerance: float) -> None:
+    """Print the largest probability difference; raise if it is above ``tolerance``."""
+    print(f"parity {result.kind} vs PyTorch: {result.comparison.format()}")
+    if result.comparison.max_abs_diff > tolerance:
+        raise ExportParityError(
+            f"{result.path}: probabilities differ from PyTorch by "
+            f"{result.comparison.max_abs_diff:.3e} > tolerance {tolerance:g}"
+        )
+
+
+@dataclass
+class ExportJob:
+    """What every export of one checkpoint shares: the model, its inputs and PyTorch's outputs."""
+
+    detector: AUDetector
+    model: ThresholdedDetector
+    images: np.ndarray  # (N, C, H, W) normalised face crops
+    reference: tuple[np.ndarray, np.ndarray]  # PyTorch (probabilities, decisions)
+    output_dir: Path
+    stem: str
+    tolerance: float
+    checkpoint: str
+
+    def sidecar(self, path: Path, **facts) -> Path:
+        """Write the JSON sidecar of an exported file."""
+        return write_sidecar(path, self.detector.model, checkpoint=self.checkpoint, **facts)
+
+
+def export_onnx_files(job: ExportJob, opset: int, quantize: bool) -> list[ExportResult]:
+    """``<stem>.onnx`` (parity-checked) and, with ``quantize``, ``<stem>.int8.onnx``."""
+    example = torch.from_numpy(job.images[:2])
+    path = export_onnx(job.model, job.output_dir / f"{job.stem}.onnx", example, opset)
+    results = [
+        ExportResult("onnx", path, compare_outputs(job.reference, run_onnx(path, job.images)))
+    ]
+    check_parity(results[0], job.tolerance)
+    job.sidecar(path, format="onnx", opset=opset)
+    if quantize:
+        path = quantize_onnx(path, job.output_dir / f"{job.stem}.int8.onnx")
+        outputs = run_onnx(path, job.images)
+        results.append(ExportResult("onnx int8", path, compare_outputs(job.reference, outputs)))
+        print(f"int8 vs PyTorch fp32: {results[-1].comparison.format()}")
+        job.sidecar(path, format="onnx", opset=opset, quantized="int8 dynamic (weights)")
+    return results
+
+
+def export_torchscript_file(job: ExportJob) -> ExportResult:
+    """``<stem>.torchscript.pt`` (traced, parity-checked)."""
+    example = torch.from_numpy(job.images[:2])
+    path = export_torchscript(job.model, job.output_dir / f"{job.stem}.torchscript.pt", example)
+    result = ExportResult(
+        "torchscript", path, compare_outputs(job.reference, run_torchscript(path, job.images))
+    )
+    check_parity(result, job.tolerance)
+    job.sidecar(path, format="torchscript")
+    return result
+
+
+def run_export(config: DictConfig) -> list[ExportResult]:
+    """Export, check and (optionally) quantize as configured (``configs/export.yaml``)."""
+    if config.format not in FORMATS:
+        raise ValueError(f"format={config.format!r}: choose one of {', '.join(FORMATS)}")
+    if config.quantize and "onnx" not in FORMATS[config.format]:
+        raise ValueError("quantize=true needs the ONNX export: use format=onnx or format=both")
+    detector = AUDetector.from_checkpoint(config.ckpt_path)
+    images, described = face_batch(detector, config.images, config.num_images)
+    print(f"checking exports on {described}")
+    model = ThresholdedDetector(detector.model)
+    job = ExportJob(
+        detector, model, images, run_pytorch(model, images), Path(config.output_dir),
+        config.name, config.tolerance, str(Path(config.ckpt_path).resolve()),
+    )  # fmt: skip
+    results = []
+    if "onnx" in FORMATS[config.format]:
+        results += export_onnx_files(job, config.opset, config.quantize)
+    if "torchscript" in FORMATS[config.format]:
+        results.append(export_torchscript_file(job))
+    onnx_size = results[0].path.stat().st_size if results[0].kind == "onnx" else 0
+    print(tabulate([r.row(onnx_size) for r in results], headers="keys", tablefmt="github"))
+    print(f"exports and sidecars: {job.output_dir}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="export")
+def main(config: DictConfig) -> None:
+    """Hydra entry point."""
+    run_export(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Face detection and face crops: OpenCV's bundled Haar cascade, or the whole image as one face.
+
+A detected box is turned into the square crop au's prepare scripts cut for training
+(:data:`au.prepare.common.DEFAULT_MARGIN` on each side of the box's longer side, centred on the
+box); pixels of the square outside the image are black, so the crop keeps its aspect ratio. The
+box reported for a face is that square clipped to the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from au.prepare.common import DEFAULT_MARGIN
+
+FACE_DETECTORS = ("haar", "none")
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face in pixel coordinates: top-left corner, size, and the detector's score if any."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float | None = None
+
+
+def square_box(box: FaceBox, margin: float = DEFAULT_MARGIN) -> FaceBox:
+    """The square around ``box``: ``1 + 2 * margin`` times its longer side, same centre."""
+    side = max(box.w, box.h) * (1 + 2 * margin)
+    centre_x, centre_y = box.x + box.w / 2, box.y + box.h / 2
+    left, top = round(centre_x - side / 2), round(centre_y - side / 2)
+    side = max(round(side), 1)
+    return FaceBox(left, top, side, side, box.score)
+
+
+def clip_box(box: FaceBox, width: int, height: int) -> FaceBox:
+    """``box`` restricted to an image of ``width`` x ``height`` pixels."""
+    left, top = min(max(box.x, 0), width), min(max(box.y, 0), height)
+    right, bottom = min(max(box.x + box.w, 0), width), min(max(box.y + box.h, 0), height)
+    return FaceBox(left, top, right - left, bottom - top, box.score)
+
+
+def crop_square(image: np.ndarray, square: FaceBox) -> np.ndarray:
+    """Cut ``square`` out of ``image`` (H, W[, C]); parts outside the image are black."""
+    height, width = image.shape[:2]
+    inside = clip_box(square, width, height)
+    crop = image[inside.y : inside.y + inside.h, inside.x : inside.x + inside.w]
+    pad_top, pad_left = inside.y - square.y, inside.x - square.x
+    pad_bottom, pad_right = square.h - inside.h - pad_top, square.w - inside.w - pad_left
+    if not any((pad_top, pad_left, pad_bottom, pad_right)):
+        return crop
+    padded = cv2.copyMakeBorder(
+        crop, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_CONSTANT, value=0
+    )
+    return padded.reshape(square.h, square.w, *image.shape[2:])
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """A single-channel (H, W) view of an RGB (H, W, 3) or grayscale (H, W[, 1]) image."""
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return image.reshape(image.shape[:2])
+
+
+class HaarFaceDetector:
+    """Frontal faces with OpenCV's Haar cascade (shipped in opencv-python; no download).
+
+    Args:
+        cascade: A file name in ``cv2.data.haarcascades`` or a path to a cascade XML.
+        scale_factor: Image pyramid step of ``detectMultiScale``.
+        min_neighbors: Overlapping detections needed to keep a face (higher: fewer, surer).
+        min_size: Smallest face side in pixels, in the (downscaled) detection image.
+        max_side: Images are downscaled to this longer side for detection (speed); boxes are
+            mapped back to full resolution.
+    """
+
+    def __init__(
+        self,
+        cascade: str = "haarcascade_frontalface_default.xml",
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        min_size: int = 24,
+        max_side: int = 640,
+    ):
+        path = Path(cascade) if Path(cascade).is_file() else Path(cv2.data.haarcascades) / cascade
+        self.classifier = cv2.CascadeClassifier(str(path))
+        if self.classifier.empty():
+            raise FileNotFoundError(f"cannot load Haar cascade {cascade!r} (looked at {path})")
+        self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
+        self.min_size, self.max_side = min_size, max_side
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces in an RGB (H, W, 3) or grayscale (H, W[, 1]) uint8 image, largest first."""
+        gray = to_gray(image)
+        scale = min(1.0, self.max_side / max(gray.shape))
+        if scale < 1:
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        boxes, _, weights = self.classifier.detectMultiScale3(
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size),
+            outputRejectLevels=True,
+        )
+        faces = [
+            FaceBox(*(round(float(v) / scale) for v in box), score=float(weight))
+            for box, weight in zip(boxes, np.ravel(weights), strict=True)
+        ]
+        return sorted(faces, key=lambda f: f.w * f.h, reverse=True)
+
+
+class WholeImageFace:
+    """Treats every image as one already-cropped face (``detector=none``)."""
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        """The whole image as a single box without a score."""
+        height, width = image.shape[:2]
+        return [FaceBox(0, 0, width, height)]
+
+
+def build_face_detector(name: str, **options) -> HaarFaceDetector | WholeImageFace:
+    """The face detector called ``name`` (``haar`` or ``none``) with its options."""
+    if name == "haar":
+        return HaarFaceDetector(**options)
+    if name in ("none", None):
+        return WholeImageFace()
+    raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(FACE_DETECTORS)}")
+
+
+def face_crops(
+    image: np.ndarray, faces: list[FaceBox], margin: float = DEFAULT_MARGIN, square: bool = True
+) -> tuple[list[FaceBox], list[np.ndarray]]:
+    """Crops of ``faces`` and their boxes as reported (the square clipped to the image).
+
+    With ``square=False`` (whole-image faces) the box is cropped as it is.
+    """
+    height, width = image.shape[:2]
+    boxes, crops = [], []
+    for face in faces:
+        region = square_box(face, margin) if square else face
+        boxes.append(clip_box(region, width, height))
+        crops.append(crop_square(image, region))
+    return boxes, crops

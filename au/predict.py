@@ -1,0 +1,71 @@
+"""``python -m au.predict``: AUs and emotions of the faces in images, folders, videos or a camera.
+
+Examples:
+    python -m au.predict ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt input=photos/
+    python -m au.predict ckpt_path=best.ckpt input=interview.mp4 annotate=true every=2
+    python -m au.predict ckpt_path=best.ckpt input=0 annotate=true        # camera 0, Ctrl-C stops
+    python -m au.predict ckpt_path=best.ckpt input=crops/ detector=none   # already-cropped faces
+
+Writes ``predictions.csv`` and ``predictions.jsonl`` (one row per face per frame; a frame without
+a face gets one row with ``face = -1``) and, with ``annotate=true``, annotated media under
+``annotated/`` in ``output_dir`` (default ``logs/predict/runs/<time>``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from au.inference.annotate import AnnotationWriter  # noqa: E402
+from au.inference.detector import AUDetector  # noqa: E402
+from au.inference.faces import build_face_detector  # noqa: E402
+from au.inference.media import MediaReadError, find_sources  # noqa: E402
+from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
+from au.inference.records import PredictionTable, prediction_columns  # noqa: E402
+
+
+def run_predict(config: DictConfig) -> PredictSummary:
+    """Predict as configured (see ``configs/predict.yaml``); returns the run's summary."""
+    sources = find_sources(config.input)
+    detector = AUDetector.from_checkpoint(config.ckpt_path, device=config.device)
+    print(detector.coverage())
+    haar = OmegaConf.to_container(config.haar) if config.detector == "haar" else {}
+    find_faces = build_face_detector(config.detector, **haar)
+    output_dir = Path(config.output_dir)
+    annotator = None
+    if config.annotate:
+        annotator = AnnotationWriter(output_dir / "annotated", config.annotate_codec, config.every)
+    columns = prediction_columns(detector.aus, detector.emotions)
+    with PredictionTable(output_dir, columns) as table:
+        runner = PredictionRunner(
+            detector,
+            find_faces,
+            table,
+            annotator,
+            batch_size=config.batch_size,
+            margin=config.margin,
+            square=config.detector != "none",
+        )
+        summary = runner.run(sources, config.every, config.max_frames, config.progress)
+    print(summary.format())
+    if summary.frames == 0 and summary.skipped:
+        raise MediaReadError(f"nothing could be read from input {config.input}")
+    print(f"predictions: {table.csv_path} and {table.jsonl_path.name}")
+    if annotator is not None:
+        print(f"annotated media: {annotator.folder}")
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="predict")
+def main(config: DictConfig) -> None:
+    """Hydra entry point."""
+    run_predict(config)
+
+
+if __name__ == "__main__":
+    main()
