@@ -14,25 +14,28 @@ def test_short_fit_clearly_beats_chance(data_root, tmp_path):
     """The tiny backbone, trained from scratch for a minute, learns the mouth AUs."""
     from au.fit import run_fit
 
-    from .conftest import compose_fit, small_fit_overrides
+    from .conftest import compose_fit
 
-    overrides = small_fit_overrides(
-        tmp_path,
+    overrides = [
+        "backbone=tiny",
+        "logger=csv",
         "data.synthetic={num_subjects:12,frames_per_subject:100,image_size:64,difficulty:0}",
-        "data.fold=3",  # the fold of this set whose test subjects show both AUs
-        "data.aus=[AU25,AU26]",
+        "data.fold=3",  # the fold of this set whose test subjects show every AU
+        "data.image_size=64",
         "schedule=stage2_only",
         "schedule.stage2_epochs=8",
         "model.optimizer.lr=3e-3",
         "model.optimizer.finetune_lr=3e-3",
-    )
+        "trainer.enable_progress_bar=false",
+        f"paths.output_dir={tmp_path}",
+    ]
     run_fit(compose_fit(overrides))
     metrics = pd.read_csv(tmp_path / "results" / "test_metrics.csv").set_index("au")
-    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
-    assert metrics.loc["AU25", "roc_auc"] > 0.75 and metrics.loc["AU26", "roc_auc"] > 0.75
-    assert summary["roc_auc"] > 0.8  # chance: 0.5
-    assert metrics.loc["AU25", "f1"] > 0.5  # all-positive F1 on these frames: about 0.42
-    assert summary["f1"] < 0.95  # not trivial
+    baselines = json.loads((tmp_path / "results" / "summary.json").read_text())
+    # chance ROC-AUC is 0.5; the tiny network from scratch learns the large mouth movements
+    assert metrics.loc["AU25", "roc_auc"] > 0.75 and metrics.loc["AU26", "roc_auc"] > 0.8
+    assert metrics.loc["AU25", "f1"] > 0.5  # all-positive F1 on these frames: 0.42
+    assert baselines["majority_f1"] == 0.0 and metrics.loc["average", "f1"] < 0.95
 
 
 def test_checkpoint_carries_aus_thresholds_and_config(tiny_run):
