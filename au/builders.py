@@ -86,12 +86,25 @@ def build_loggers(config: DictConfig, output_dir: Path) -> list[Logger]:
     options = to_dict(config.logger)
     loggers: list[Logger] = []
     if options.get("csv", True):
+        keep_earlier_csv_log(output_dir / "csv")
         loggers.append(CSVLogger(save_dir=output_dir, name="csv", version=""))
     wandb = options.get("wandb")
     if wandb:
         wandb = {**wandb, "tags": comparison_tags(config, wandb.get("tags"))}
         loggers.append(WandbLogger(save_dir=str(output_dir), config=to_dict(config), **wandb))
     return loggers
+
+
+def keep_earlier_csv_log(folder: Path) -> None:
+    """Rename a ``metrics.csv`` left by an interrupted run, so a resumed run does not erase it.
+
+    Lightning's CSV logger starts its file afresh; the epochs logged before the interruption
+    stay in ``metrics.part<k>.csv``.
+    """
+    previous = folder / "metrics.csv"
+    if previous.is_file():
+        parts = len(list(folder.glob("metrics.part*.csv")))
+        previous.rename(folder / f"metrics.part{parts + 1}.csv")
 
 
 def comparison_tags(config: DictConfig, tags: list[str] | None = None) -> list[str]:
