@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from au.models.backbone import feature_width  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 
 PAPER_BACKBONES = ("mobilenet_v1", "mobilenet_v2", "densenet121", "densenet201")
@@ -62,7 +63,7 @@ def backbone_figures(name: str, image_size: int, batch_size: int, iters: int) ->
         module.loss_fn(module.head(features), labels).backward()
         optimizer.step()
 
-    features = torch.randn(batch_size, module.backbone.num_features)
+    features = torch.randn(batch_size, feature_width(module.backbone))
 
     def head_step():
         optimizer.zero_grad()

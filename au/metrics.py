@@ -40,8 +40,9 @@ def select_thresholds(
     """Per-AU decision thresholds that maximise F1 on the given (validation) predictions.
 
     The threshold of an AU is placed halfway between the lowest score predicted positive at
-    the F1 optimum and the next lower score, so it generalises past the exact validation values.
-    AUs without a coded positive keep ``default``.
+    the F1 optimum and the next lower score (or 0 when every score is predicted positive), so it
+    generalises past the exact validation values and stays in [0, 1]. AUs without a coded
+    positive keep ``default``.
 
     Returns:
         ``thresholds`` (A,) and the F1 each reaches on these predictions (A,) (NaN where
@@ -58,7 +59,7 @@ def select_thresholds(
         f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
         best = int(torch.argmax(f1[:-1]))  # the last point (P=1, R=0) has no threshold
         lower = scores[scores < cuts[best]]
-        below = lower.max() if lower.numel() else cuts[best] - 1e-6
+        below = lower.max() if lower.numel() else torch.zeros_like(cuts[best])
         thresholds[j] = (cuts[best] + below) / 2
         best_f1[j] = f1[best]
     return thresholds, best_f1

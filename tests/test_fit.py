@@ -11,7 +11,13 @@ from au.models.module import AULitModule
 
 @pytest.mark.slow
 def test_short_fit_clearly_beats_chance(data_root, tmp_path):
-    """The tiny backbone, trained from scratch for a minute, learns the mouth AUs."""
+    """The tiny backbone, trained from scratch for half a minute, beats chance on new subjects.
+
+    Measured on this config (seeds 42, 1, 2): test ROC-AUC 0.84 / 0.82 / 0.88, F1 at tuned
+    thresholds 0.31 / 0.32 / 0.29, F1 at 0.5 0.43 / 0.45 / 0.51; all-positive F1 0.17. With
+    fewer frames per subject each subject holds only one or two episodes and a network trained
+    from scratch learns identities instead of AUs (held-out ROC-AUC near or below 0.5).
+    """
     from au.fit import run_fit
 
     from .conftest import compose_fit
@@ -19,11 +25,10 @@ def test_short_fit_clearly_beats_chance(data_root, tmp_path):
     overrides = [
         "backbone=tiny",
         "logger=csv",
-        "data.synthetic={num_subjects:12,frames_per_subject:100,image_size:64,difficulty:0}",
-        "data.fold=3",  # the fold of this set whose test subjects show every AU
+        "data.synthetic={num_subjects:24,frames_per_subject:150,image_size:64,difficulty:0}",
         "data.image_size=64",
         "schedule=stage2_only",
-        "schedule.stage2_epochs=8",
+        "schedule.stage2_epochs=10",
         "model.optimizer.lr=3e-3",
         "model.optimizer.finetune_lr=3e-3",
         "trainer.enable_progress_bar=false",
@@ -31,11 +36,15 @@ def test_short_fit_clearly_beats_chance(data_root, tmp_path):
     ]
     run_fit(compose_fit(overrides))
     metrics = pd.read_csv(tmp_path / "results" / "test_metrics.csv").set_index("au")
-    baselines = json.loads((tmp_path / "results" / "summary.json").read_text())
-    # chance ROC-AUC is 0.5; the tiny network from scratch learns the large mouth movements
-    assert metrics.loc["AU25", "roc_auc"] > 0.75 and metrics.loc["AU26", "roc_auc"] > 0.8
-    assert metrics.loc["AU25", "f1"] > 0.5  # all-positive F1 on these frames: 0.42
-    assert baselines["majority_f1"] == 0.0 and metrics.loc["average", "f1"] < 0.95
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    # chance ROC-AUC is 0.5; the large mouth movements are learnt best
+    assert metrics.loc["average", "roc_auc"] > 0.75
+    assert metrics.loc["AU25", "roc_auc"] > 0.9 and metrics.loc["AU26", "roc_auc"] > 0.85
+    # the trivial predictors: all-positive F1 0.17 on these 8 test subjects, majority 0.0
+    assert summary["majority_f1"] == 0.0
+    assert summary["f1"] > 1.5 * summary["all_positive_f1"]
+    assert summary["f1@0.5"] > 2 * summary["all_positive_f1"]
+    assert summary["f1"] < 0.95  # far from solved
 
 
 def test_checkpoint_carries_aus_thresholds_and_config(tiny_run):

@@ -43,6 +43,17 @@ def test_select_thresholds_maximises_f1_between_scores():
     assert tuned.iloc[0].f1 == pytest.approx(6 / 7)
 
 
+def test_all_positive_optimum_near_zero_keeps_threshold_in_range():
+    # F1 is best when every frame is called positive and the lowest score is ~0 (a sigmoid of a
+    # very negative logit): the threshold goes halfway to 0, never below it.
+    probs = torch.tensor([[1e-7], [0.4], [0.9]])
+    labels = torch.tensor([[1.0], [1.0], [1.0]])
+    thresholds, best = select_thresholds(probs, labels, torch.ones_like(labels))
+    assert 0.0 <= float(thresholds[0]) <= 1e-7 and float(best[0]) == 1.0
+    table = per_au_metrics(probs, labels, torch.ones_like(labels), ["AU1"], thresholds)
+    assert table.iloc[0].f1 == 1.0
+
+
 def test_masked_labels_do_not_count():
     probs, labels, mask = _known()
     mask[4, 0] = 0  # hide the false positive at 0.6

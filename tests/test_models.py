@@ -40,6 +40,13 @@ def test_paper_backbones_shapes_and_one_training_step(name):
     assert module.head.fc.weight.grad is not None and torch.isfinite(loss)
 
 
+def test_any_timm_model_with_a_head_after_pooling_gets_the_right_width():
+    # MobileNetV3's conv_head widens 288 pooled channels to 1024 after pooling
+    module = AULitModule(AUS, backbone={"name": "mobilenetv3_small_050", "pretrained": False})
+    assert module.backbone.num_features == 288 and module.head.norm.num_features == 1024
+    assert module(torch.randn(2, 3, 64, 64)).shape == (2, 8)
+
+
 def test_head_layers_in_paper_order():
     head = AUHead(16, 3, dropout=0.2)
     kinds = [type(m).__name__ for m in head.children()]

@@ -1,4 +1,4 @@
-"""Backbones: any timm model with its classifier removed; width read from ``num_features``."""
+"""Backbones: any timm model with its classifier removed; width from ``feature_width``."""
 
 from __future__ import annotations
 
@@ -110,6 +110,16 @@ def create_backbone(
         )
     except (RuntimeError, KeyError, ValueError, OSError) as err:
         raise PretrainedWeightsError(f"cannot load {name} weights from {source}: {err}") from err
+
+
+def feature_width(backbone: nn.Module) -> int:
+    """Width of the pooled features a classifier-less timm backbone returns.
+
+    timm's ``num_features`` is the width of ``forward_features``; models with a head of their own
+    after pooling (MobileNetV3, EfficientNetV2's ``conv_head`` variants, ...) return the wider
+    ``head_hidden_size`` instead, so that one comes first.
+    """
+    return int(getattr(backbone, "head_hidden_size", None) or backbone.num_features)
 
 
 def group_module_names(backbone: nn.Module) -> list[list[str]]:

@@ -20,7 +20,7 @@ from au.losses import (
     ZLPRLoss,
 )
 from au.metrics import per_au_metrics, select_thresholds
-from au.models.backbone import create_backbone, group_module_names
+from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.head import AUHead
 
 LOSSES: dict[str, type[nn.Module]] = {
@@ -112,7 +112,7 @@ class AULitModule(L.LightningModule):
         self.save_hyperparameters()
         self.aus = list(aus)
         self.backbone = create_backbone(**backbone)
-        self.head = AUHead(self.backbone.num_features, len(self.aus), **(head or {}))
+        self.head = AUHead(feature_width(self.backbone), len(self.aus), **(head or {}))
         self.loss_fn = build_loss(loss or {"name": "bce"})
         self.optimizer_config = {
             "name": "adam",
