@@ -88,7 +88,7 @@ def test_offline_without_weights_fails_at_once_with_advice(tmp_path, monkeypatch
     started = time.perf_counter()
     with pytest.raises(PretrainedWeightsError, match="python -m au.weights") as error:
         create_backbone("mobilenet_v2", pretrained=True)
-    assert "backbone.pretrained=false" in str(error.value)
+    assert "model.backbone.pretrained=false" in str(error.value)
     assert time.perf_counter() - started < 5
 
 

@@ -51,8 +51,8 @@ def _offline_message(name: str) -> str:
     )
     return (
         f"ImageNet weights for {name} are not available offline: {hint}pass "
-        f"backbone.weights=/path/to/weights.(safetensors|pth), or train from scratch with "
-        f"backbone.pretrained=false"
+        f"model.backbone.weights=/path/to/weights.(safetensors|pth), or train from scratch with "
+        f"model.backbone.pretrained=false"
     )
 
 
@@ -69,7 +69,7 @@ def resolve_weights(name: str, pretrained: bool, weights: str | Path | None) -> 
     if weights:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise PretrainedWeightsError(f"backbone.weights file not found: {path}")
+            raise PretrainedWeightsError(f"model.backbone.weights file not found: {path}")
         return path
     if not pretrained:
         return None
