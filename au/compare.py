@@ -30,6 +30,9 @@ from au.plots import plot_grouped_f1
 RUN_KEYS = ("experiment", "loss", "backbone", "data", "fold", "seed")
 #: Replicates of two groups are paired on these (same seed, same test fold, same data).
 PAIR_KEYS = ("data", "fold", "seed")
+#: Scores reported beside average F1 at tuned thresholds: F1 at 0.5 and the threshold-free
+#: ROC-AUC, which separate a better ranking from a better operating point.
+SCORES = {"f1@0.5": "F1@0.5", "roc_auc": "ROC-AUC"}
 
 
 def run_keys_of_config(config: dict) -> dict:
@@ -61,7 +64,7 @@ def read_local_run(run_dir: Path) -> dict:
         facts = run_keys_of_config({"model": logged, "data": logged.get("data")})
     row = {"run": str(run_dir)}
     row.update({key: summary.get(key, facts.get(key)) for key in RUN_KEYS})
-    row.update({key: summary.get(key) for key in ("f1", "f1@0.5", "params", "train_seconds")})
+    row.update({key: summary.get(key) for key in ("f1", *SCORES, "params", "train_seconds")})
     metrics = pd.read_csv(run_dir / "results" / "test_metrics.csv")
     per_au = metrics[metrics["au"] != "average"]
     row.update({f"f1/{au}": f1 for au, f1 in zip(per_au["au"], per_au["f1"], strict=True)})
@@ -116,6 +119,7 @@ def collect_wandb_runs(project: str) -> pd.DataFrame:
         row.update(
             {"f1@0.5": summary.get("test/f1@0.5"), "train_seconds": summary.get("train_seconds")}
         )
+        row["roc_auc"] = summary.get("test/auc")
         aus = [k.removeprefix("test/f1/") for k in summary if k.startswith("test/f1/AU")]
         rows.append(row | {f"f1/{au}": summary[f"test/f1/{au}"] for au in aus})
     return pd.DataFrame(rows)
@@ -182,7 +186,8 @@ def compare_runs(
 
     Returns:
         Columns: the ``group_by`` keys, ``runs``, ``seeds``, ``f1_mean``, ``f1_std`` (ddof=1),
-        ``params``, ``train_seconds`` (mean), [baseline columns], ``f1/<AU>`` means.
+        ``f1@0.5_mean/_std`` and ``roc_auc_mean/_std`` where the runs report them, ``params``,
+        ``train_seconds`` (mean), [baseline columns], ``f1/<AU>`` means.
     """
     group_by = list(group_by)
     runs = with_group_labels(runs, group_by)
@@ -191,6 +196,9 @@ def compare_runs(
     table["runs"] = grouped.size()
     table["seeds"] = grouped["seed"].agg(lambda s: ",".join(map(str, sorted(s.unique()))))
     table["f1_mean"], table["f1_std"] = grouped["f1"].mean(), grouped["f1"].std(ddof=1)
+    for score in (s for s in SCORES if s in runs.columns):
+        values = pd.to_numeric(runs[score], errors="coerce").groupby(runs["group"])
+        table[f"{score}_mean"], table[f"{score}_std"] = values.mean(), values.std(ddof=1)
     table["params"] = grouped["params"].median()
     table["train_seconds"] = grouped["train_seconds"].mean()
     if baseline:
@@ -220,6 +228,10 @@ def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: 
     if baseline:
         deltas = zip(table["delta_mean"], table["delta_std"], strict=True)
         shown[f"Δ vs {baseline}"] = [_percent(m, s, signed=True) for m, s in deltas]
+    for score, title in SCORES.items():
+        if f"{score}_mean" in table and table[f"{score}_mean"].notna().any():
+            pairs = zip(table[f"{score}_mean"], table[f"{score}_std"], strict=True)
+            shown[title] = [_percent(m, s) for m, s in pairs]
     for column in (c for c in table.columns if c.startswith("f1/")):
         shown[column[3:]] = [_percent(v) for v in table[column]]
     shown["params (M)"] = [f"{p / 1e6:.2f}" if pd.notna(p) else "–" for p in table["params"]]
@@ -235,8 +247,9 @@ def write_comparison(
     runs.to_csv(out_dir / "runs.csv", index=False)
     table.to_csv(out_dir / "comparison.csv")
     text = (
-        f"Test F1 (%) of {len(runs)} runs: mean ± std (ddof=1) over seeds. Δ: difference of "
-        "average F1 to the baseline, paired by seed and fold, mean ± std.\n\n"
+        f"Test F1 (%) of {len(runs)} runs: mean ± std (ddof=1) over seeds; Avg.F1 at the "
+        "thresholds tuned on validation subjects, F1@0.5 at 0.5, ROC-AUC threshold-free. Δ: "
+        "difference of Avg.F1 to the baseline, paired by seed and fold, mean ± std.\n\n"
         + comparison_markdown(table, group_by, baseline)
         + "\n"
     )

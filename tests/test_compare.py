@@ -14,7 +14,14 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from au.compare import collect_local_runs, collect_wandb_runs, compare_runs, main, parse_baseline
+from au.compare import (
+    collect_local_runs,
+    collect_wandb_runs,
+    compare_runs,
+    comparison_markdown,
+    main,
+    parse_baseline,
+)
 from au.config import CONFIG_DIR
 
 from .conftest import small_fit_overrides
@@ -36,6 +43,7 @@ def write_fake_run(folder: Path, loss: str, backbone: str, seed: int, f1s, keys_
     (folder / "results").mkdir(parents=True)
     keys = dict(experiment=loss, loss=loss, backbone=backbone, data="synthetic", fold=1, seed=seed)
     summary = dict(f1=sum(f1s) / len(f1s), params=2_000_000, train_seconds=10.0 + seed)
+    summary |= {"f1@0.5": summary["f1"] - 0.1, "roc_auc": 0.8 + 0.01 * seed}
     if keys_in_summary:
         summary |= keys
     else:  # an older run: keys only in Hydra's saved config
@@ -204,3 +212,15 @@ def test_loss_ablation_runs_then_compares(small_synthetic, tmp_path):
     main([str(tmp_path), "--baseline", "bce"])
     table = pd.read_csv(tmp_path / "comparison" / "comparison.csv")
     assert table["loss"].tolist() == ["bce", "zlpr"] and (table["params"] > 0).all()
+
+
+def test_threshold_free_scores_sit_beside_average_f1(fake_runs):
+    table = compare_runs(collect_local_runs([fake_runs]))
+    row = table.loc[f"bce / {MOBILE}"]  # seeds 0, 1: ROC-AUC 0.80, 0.81; F1@0.5 0.40, 0.50
+    assert row["roc_auc_mean"] == pytest.approx(0.805)
+    assert row["roc_auc_std"] == pytest.approx(math.sqrt(0.00005))
+    assert row["f1@0.5_mean"] == pytest.approx(0.45)
+    text = comparison_markdown(table, ["loss", "backbone"], None)
+    header, mobile_bce = text.splitlines()[0], next(r for r in text.splitlines() if MOBILE in r)
+    assert "| F1@0.5 " in header and "| ROC-AUC " in header
+    assert "45.0 ± 7.1" in mobile_bce and "80.5 ± 0.7" in mobile_bce

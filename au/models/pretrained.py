@@ -136,7 +136,8 @@ def fetch_weights(timm_name: str, cache_dir: Path | None = None, force: bool = F
     if timm_name not in SOURCES:
         raise PretrainedWeightsError(
             f"au knows no offline source of ImageNet weights for {timm_name!r} (only "
-            f"{', '.join(SOURCES)}); download them from the hub, or pass model.backbone.weights=PATH"
+            f"{', '.join(SOURCES)}); download them from the hub, or pass "
+            "model.backbone.weights=PATH"
         )
     out = cached_weights_path(timm_name, cache_dir)
     if out.exists() and not force:
