@@ -117,9 +117,12 @@ def collect_wandb_runs(project: str) -> pd.DataFrame:
         row = {"run": "/".join(run.path), **run_keys_of_config(dict(run.config))}
         row.update(f1=summary["test/f1"], params=summary.get("params"))
         row.update(
-            {"f1@0.5": summary.get("test/f1@0.5"), "train_seconds": summary.get("train_seconds")}
+            {
+                "f1@0.5": summary.get("test/f1@0.5"),
+                "roc_auc": summary.get("test/auc"),
+                "train_seconds": summary.get("train_seconds"),
+            }
         )
-        row["roc_auc"] = summary.get("test/auc")
         aus = [k.removeprefix("test/f1/") for k in summary if k.startswith("test/f1/AU")]
         rows.append(row | {f"f1/{au}": summary[f"test/f1/{au}"] for au in aus})
     return pd.DataFrame(rows)
@@ -195,8 +198,7 @@ def compare_runs(
     table = grouped[group_by].first()
     table["runs"] = grouped.size()
     table["seeds"] = grouped["seed"].agg(lambda s: ",".join(map(str, sorted(s.unique()))))
-    table["f1_mean"], table["f1_std"] = grouped["f1"].mean(), grouped["f1"].std(ddof=1)
-    for score in (s for s in SCORES if s in runs.columns):
+    for score in (s for s in ("f1", *SCORES) if s in runs.columns):
         values = pd.to_numeric(runs[score], errors="coerce").groupby(runs["group"])
         table[f"{score}_mean"], table[f"{score}_std"] = values.mean(), values.std(ddof=1)
     table["params"] = grouped["params"].median()
