@@ -32,7 +32,7 @@ def build_datamodule(config: DictConfig) -> AUDataModule:
     ``au.evaluate`` can rebuild the same splits from a checkpoint alone.
     """
     options = to_dict(config.data)
-    datamodule = AUDataModule(**options)
+    datamodule = AUDataModule(**options, seed=int(config.seed))
     datamodule.save_hyperparameters({"data": options})
     datamodule.prepare_data()
     datamodule.setup("fit")

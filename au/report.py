@@ -36,7 +36,7 @@ def test_report(module: AULitModule, datamodule: AUDataModule) -> dict[str, pd.D
 def condition_report(module: AULitModule, datamodule: AUDataModule) -> pd.DataFrame | None:
     """Average test F1 (at the tuned thresholds) per nuisance condition of the synthetic set."""
     results = module.test_results
-    table = datamodule.index.table.iloc[datamodule.datasets["test"].rows[results["ids"].cpu()]]
+    table = datamodule.index.table.iloc[datamodule.rows["test"][results["ids"].cpu()]]
     rows = []
     for name, query in SYNTHETIC_CONDITIONS:
         try:

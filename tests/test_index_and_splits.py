@@ -92,6 +92,8 @@ def test_validation_subjects_depend_on_split_seed_only():
     b = split_subjects(table, 1, seed=0)
     c = split_subjects(table, 1, seed=5)
     assert a == b and a["test"] == c["test"]
+    assert a["val"] != c["val"], "another split_seed must choose other validation subjects"
+    assert sorted(a["train"] + a["val"]) == sorted(c["train"] + c["val"])
     with pytest.raises(SplitError, match="val_fraction"):
         split_subjects(table, 1, val_fraction=1.5)
 
@@ -104,3 +106,20 @@ def test_split_column_when_fold_is_null():
     assert split["test"] == ["P08"] and "P00" in split["train"]
     with pytest.raises(SplitError, match="no 'split' column"):
         split_subjects(_table(), None)
+
+
+def test_partly_filled_fold_column_is_an_error_not_a_fallback():
+    table = _table(fold_column=True)
+    table["fold"] = table["fold"].astype(float)
+    table.loc[[3, 7], "fold"] = np.nan
+    with pytest.raises(SplitError, match=r"'fold' column is empty on 2 of 36 rows \(first rows \[3, 7\]\)"):
+        subject_folds(table, 3)
+
+
+def test_split_column_sharing_a_subject_between_val_and_test_names_it():
+    table = _table()
+    table["split"] = np.where(table.subject < "P05", "train", "val")
+    table.loc[table.subject == "P08", "split"] = "test"
+    table.loc[(table.subject == "P06") & (table.frame == 0), "split"] = "test"
+    with pytest.raises(SplitError, match=r"val and test share subjects \['P06'\]"):
+        split_subjects(table, None)

@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 class ReproducibleEpochs(Callback):
     """Reseeds every RNG at the start of each epoch from ``(seed, epoch)``.
 
-    Dropout, augmentation (via the training dataset's ``seed``/``epoch``) and the shuffle
+    Dropout, augmentation (via the data module's ``set_epoch``) and the shuffle
     (:class:`~au.data.datamodule.EpochShuffleSampler`) then depend only on the seed and the
     epoch, not on what ran before, so resuming from an epoch-end checkpoint replays the
     remaining epochs exactly.
@@ -30,7 +30,5 @@ class ReproducibleEpochs(Callback):
         random.seed(epoch_seed)
         np.random.seed(epoch_seed)
         torch.manual_seed(epoch_seed)
-        datasets = getattr(trainer.datamodule, "datasets", {})
-        if "train" in datasets:
-            datasets["train"].seed = self.seed
-            datasets["train"].epoch = trainer.current_epoch
+        if hasattr(trainer.datamodule, "set_epoch"):
+            trainer.datamodule.set_epoch(self.seed, trainer.current_epoch)

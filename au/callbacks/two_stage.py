@@ -83,7 +83,7 @@ class TwoStageFineTuning(Callback):
             pl_module.unfreeze_backbone(self.unfreeze_last_blocks, self.train_bn)
 
     def _install_features(self, datamodule, pl_module: L.LightningModule) -> None:
-        if datamodule is None or not hasattr(datamodule, "overrides"):
+        if datamodule is None or not hasattr(datamodule, "use_features"):
             raise ValueError("schedule.cache_features needs an AUDataModule passed to fit()")
         if not trainer_reloads_loaders(pl_module.trainer):
             raise ValueError("schedule.cache_features needs reload_dataloaders_every_n_epochs=1")
@@ -97,7 +97,7 @@ class TwoStageFineTuning(Callback):
                 batch_size=datamodule.eval_batch_size,
                 desc=f"stage-1 features ({split})",
             )
-            datamodule.overrides[split] = FeatureDataset(features, view)
+            datamodule.use_features({split: FeatureDataset(features, view)})
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Decide, after each epoch's validation, whether to switch stage or stop."""
@@ -126,8 +126,8 @@ class TwoStageFineTuning(Callback):
 
     def _start_stage2(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         self.stage, self.stage2_start_epoch = 2, epoch
-        if trainer.datamodule is not None and hasattr(trainer.datamodule, "overrides"):
-            trainer.datamodule.overrides.clear()
+        if trainer.datamodule is not None and hasattr(trainer.datamodule, "use_images"):
+            trainer.datamodule.use_images()
         if self.stage2_epochs == 0:
             trainer.should_stop = True
             return

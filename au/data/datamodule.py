@@ -58,7 +58,10 @@ class AUDataModule(L.LightningDataModule):
         fold: Test fold (cross-validation); ``None`` uses the index's ``split`` column.
         num_folds: Folds to deal subjects into when the index has no ``fold`` column.
         val_fraction: Share of the non-test subjects held out for validation / thresholds.
-        split_seed: Seed choosing the validation subjects.
+        split_seed: Seed choosing the validation subjects, and nothing else.
+        seed: The training seed: it orders the training batches and seeds the augmentation
+            (with the epoch), so runs with other seeds see other batches; ``au.fit`` passes
+            its ``seed``.
         image_size: Side of the square network input.
         channels: 3 (RGB) or 1 (grayscale/thermal).
         batch_size: Training batch size (evaluation uses ``eval_batch_size`` or 2x).
@@ -79,6 +82,7 @@ class AUDataModule(L.LightningDataModule):
         num_folds: int = 3,
         val_fraction: float = 0.2,
         split_seed: int = 0,
+        seed: int = 0,
         image_size: int = 112,
         channels: int = 3,
         batch_size: int = 32,
@@ -101,6 +105,7 @@ class AUDataModule(L.LightningDataModule):
         self.positive_threshold = positive_threshold
         self.fold, self.num_folds = fold, num_folds
         self.val_fraction, self.split_seed = val_fraction, split_seed
+        self.seed, self.epoch = seed, 0
         self.image_size, self.channels = image_size, channels
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or 2 * batch_size
@@ -111,6 +116,8 @@ class AUDataModule(L.LightningDataModule):
         self.index: AUIndex | None = None
         self.subjects: dict[str, list[str]] = {}
         self.datasets: dict[str, AUImageDataset] = {}
+        #: Index-table row of every sample of each split.
+        self.rows: dict[str, np.ndarray] = {}
         #: Datasets served instead of ``datasets`` (e.g. cached stage-1 features).
         self.overrides: dict[str, Dataset] = {}
 
@@ -181,7 +188,20 @@ class AUDataModule(L.LightningDataModule):
                 channels=self.channels,
                 cache=self.cache_images,
             )
-            self.datasets[split].rows = rows
+            self.rows[split] = rows
+
+    def set_epoch(self, seed: int, epoch: int) -> None:
+        """Seed the training order and augmentation of an epoch from ``(seed, epoch)``."""
+        self.seed, self.epoch = seed, epoch
+        self.datasets["train"].seed, self.datasets["train"].epoch = seed, epoch
+
+    def use_features(self, features: dict[str, Dataset]) -> None:
+        """Serve these datasets (e.g. cached backbone features) instead of the images."""
+        self.overrides.update(features)
+
+    def use_images(self) -> None:
+        """Serve the images again (after :meth:`use_features`)."""
+        self.overrides.clear()
 
     def _transform(self, split: str):
         if split == "train" and self.augment is not False:
@@ -211,7 +231,7 @@ class AUDataModule(L.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,
-            sampler=EpochShuffleSampler(len(dataset), self.split_seed) if shuffle else None,
+            sampler=EpochShuffleSampler(len(dataset), self.seed) if shuffle else None,
             drop_last=train and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

@@ -13,12 +13,23 @@ class SplitError(ValueError):
 def subject_folds(table: pd.DataFrame, num_folds: int) -> dict[str, int]:
     """Fold (1..num_folds) of every subject.
 
-    Uses the index's ``fold`` column when present (each subject must sit in one fold);
+    Uses the index's ``fold`` column when present (every row filled, each subject in one fold);
     otherwise deals the sorted subjects, shuffled with a fixed seed, round-robin into folds so
     the assignment never depends on the training seed.
+
+    Raises:
+        SplitError: If the ``fold`` column is filled on some rows only, or puts a subject in
+            two folds.
     """
     subjects = sorted(table["subject"].astype(str).unique())
-    if "fold" in table.columns and table["fold"].notna().all():
+    if "fold" in table.columns and table["fold"].notna().any():
+        empty = table.index[table["fold"].isna()]
+        if len(empty):
+            raise SplitError(
+                f"the index's 'fold' column is empty on {len(empty)} of {len(table)} rows "
+                f"(first rows {[int(i) for i in empty[:5]]}): fill it on every row, or drop "
+                "the column to let au deal subjects into folds"
+            )
         per_subject = table.groupby(table["subject"].astype(str))["fold"].unique()
         split = [s for s, folds in per_subject.items() if len(folds) > 1]
         if split:
@@ -61,7 +72,26 @@ def split_subjects(
     if num_val >= len(rest):
         raise SplitError(f"only {len(rest)} training subjects outside fold {fold}: too few")
     shuffled = [rest[i] for i in np.random.default_rng(seed).permutation(len(rest))]
-    return {"train": sorted(shuffled[num_val:]), "val": sorted(shuffled[:num_val]), "test": test}
+    split = {"train": sorted(shuffled[num_val:]), "val": sorted(shuffled[:num_val]), "test": test}
+    check_disjoint(split)
+    return split
+
+
+def check_disjoint(split: dict[str, list[str]]) -> None:
+    """Raise unless train, val and test share no subject (pairwise).
+
+    Raises:
+        SplitError: Naming every shared subject and the two splits that share it.
+    """
+    names = list(split)
+    problems = []
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            shared = sorted(set(split[first]) & set(split[second]))
+            if shared:
+                problems.append(f"{first} and {second} share subjects {shared}")
+    if problems:
+        raise SplitError("splits are not subject-independent: " + "; ".join(problems))
 
 
 def _split_from_column(table: pd.DataFrame) -> dict[str, list[str]]:
@@ -72,7 +102,5 @@ def _split_from_column(table: pd.DataFrame) -> dict[str, list[str]]:
         out[name] = sorted(table.loc[table["split"] == name, "subject"].astype(str).unique())
         if not out[name]:
             raise SplitError(f"the index's 'split' column has no {name!r} rows")
-    shared = (set(out["train"]) & set(out["val"])) | (set(out["train"]) & set(out["test"]))
-    if shared:
-        raise SplitError(f"subjects {sorted(shared)[:5]} are in more than one split")
+    check_disjoint(out)
     return out
