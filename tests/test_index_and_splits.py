@@ -112,7 +112,8 @@ def test_partly_filled_fold_column_is_an_error_not_a_fallback():
     table = _table(fold_column=True)
     table["fold"] = table["fold"].astype(float)
     table.loc[[3, 7], "fold"] = np.nan
-    with pytest.raises(SplitError, match=r"'fold' column is empty on 2 of 36 rows \(first rows \[3, 7\]\)"):
+    expected = r"'fold' column is empty on 2 of 36 rows \(first rows \[3, 7\]\)"
+    with pytest.raises(SplitError, match=expected):
         subject_folds(table, 3)
 
 
