@@ -1,0 +1,1 @@
+"""Evaluation core: the metrics, baselines, reports and plots of each task (AU, emotion)."""
