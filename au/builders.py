@@ -59,6 +59,7 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
         optimizer=model.get("optimizer"),
         data_config=data_config,
         channels_last=model.get("channels_last", False),
+        decision=model.get("decision"),
     )
 
 

@@ -35,25 +35,30 @@ def _f1_from_counts(tp: float, fp: float, fn: float) -> tuple[float, float, floa
 
 
 def select_thresholds(
-    probs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, default: float = 0.5
+    probs: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    default: float = 0.5,
+    min_positives: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-AU decision thresholds that maximise F1 on the given (validation) predictions.
 
     The threshold of an AU is placed halfway between the lowest score predicted positive at
     the F1 optimum and the next lower score (or 0 when every score is predicted positive), so it
-    generalises past the exact validation values and stays in [0, 1]. AUs without a coded
-    positive keep ``default``.
+    generalises past the exact validation values and stays in [0, 1]. AUs with fewer than
+    ``min_positives`` coded positives are not tuned: they keep ``default`` and their F1 is NaN
+    (reports list them as untuned).
 
     Returns:
         ``thresholds`` (A,) and the F1 each reaches on these predictions (A,) (NaN where
-        undefined).
+        not tuned).
     """
     num_aus = probs.shape[1]
     thresholds = torch.full((num_aus,), float(default))
     best_f1 = torch.full((num_aus,), float("nan"))
     for j in range(num_aus):
         scores, target = _column(probs, labels, mask, j)
-        if target.sum() == 0:
+        if target.sum() < max(1, min_positives):
             continue
         precision, recall, cuts = binary_precision_recall_curve(scores, target)
         f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
@@ -71,18 +76,25 @@ def per_au_metrics(
     mask: torch.Tensor,
     aus: Sequence[str],
     thresholds: torch.Tensor | float = 0.5,
+    decisions: torch.Tensor | None = None,
 ) -> pd.DataFrame:
     """Precision, recall, F1, ROC-AUC, PR-AUC and support per AU, with an ``average`` row.
 
-    F1 is undefined (NaN) for an AU with no coded positive; ROC-AUC also when no coded
-    negative. The average row is the mean over AUs where the value is defined (Avg.F1).
+    Decisions are ``probs >= thresholds`` per AU, or the given (N, A) ``decisions`` (e.g. of a
+    per-frame decision step; the ``threshold`` column is then NaN). F1 is undefined (NaN) for
+    an AU with no coded positive; ROC-AUC also when no coded negative. The average row is the
+    mean over AUs where the value is defined (Avg.F1); its ``aus_averaged`` says how many.
     """
     thresholds = torch.as_tensor(thresholds, dtype=probs.dtype).expand(probs.shape[1])
+    if decisions is not None:
+        thresholds = torch.full_like(thresholds, float("nan"))
     rows = []
     for j, au in enumerate(aus):
         scores, target = _column(probs, labels, mask, j)
+        decided = scores if decisions is None else decisions[mask[:, j] > 0, j].to(scores)
+        cut = 0.5 if decisions is not None else float(thresholds[j])
         tp, fp, _, fn, support = (
-            binary_stat_scores(scores, target, threshold=float(thresholds[j])).tolist()
+            binary_stat_scores(decided, target, threshold=cut).tolist()
             if len(target)
             else [0, 0, 0, 0, 0]
         )
@@ -106,6 +118,7 @@ def per_au_metrics(
     average = table[["precision", "recall", "f1", "roc_auc", "pr_auc"]].mean(skipna=True)
     summary = dict(au="average", name="", threshold=float("nan"), **average.to_dict())
     summary.update(support=int(table["support"].sum()), coded=int(table["coded"].sum()))
+    summary["aus_averaged"] = int(table["f1"].notna().sum())
     return pd.concat([table, pd.DataFrame([summary])], ignore_index=True)
 
 

@@ -30,7 +30,33 @@ def test_report(module: AULitModule, datamodule: AUDataModule) -> dict[str, pd.D
     """Test metrics at tuned thresholds and at 0.5, with baselines, from ``module.test_results``."""
     results = module.test_results
     baselines = baseline_f1(results["labels"], results["mask"], datamodule.train_prevalence())
-    return {"tuned": results["tuned"], "fixed": results["fixed"], "baselines": baselines}
+    return {
+        "tuned": results["tuned"],
+        "fixed": results["fixed"],
+        "baselines": baselines,
+        "decision": module.decision["name"],
+        "untuned_aus": module.untuned_aus() if module.decision["name"] == "per_au" else [],
+        "predictions": test_predictions(module, datamodule),
+    }
+
+
+def test_predictions(module: AULitModule, datamodule: AUDataModule) -> pd.DataFrame:
+    """One row per test frame: subject, index row, and per AU probability, decision, label.
+
+    Labels are empty where not coded. ``au.compare`` resamples these rows by subject for its
+    confidence intervals.
+    """
+    results = module.test_results
+    rows = datamodule.rows["test"][results["ids"].cpu().numpy()]
+    subjects = datamodule.index.table["subject"].astype(str).to_numpy()[rows]
+    table = pd.DataFrame({"row": rows, "subject": subjects})
+    coded = results["mask"].cpu().numpy() > 0
+    for j, au in enumerate(module.aus):
+        table[f"prob/{au}"] = results["probs"][:, j].cpu().numpy().round(5)
+        table[f"decision/{au}"] = results["decisions"][:, j].cpu().numpy().astype(int)
+        label = pd.Series(results["labels"][:, j].cpu().numpy().astype(int), dtype="Int64")
+        table[f"label/{au}"] = label.where(coded[:, j])
+    return table
 
 
 def condition_report(module: AULitModule, datamodule: AUDataModule) -> pd.DataFrame | None:
@@ -50,7 +76,7 @@ def condition_report(module: AULitModule, datamodule: AUDataModule) -> pd.DataFr
             results["labels"][selected],
             results["mask"][selected],
             module.aus,
-            module.thresholds.cpu(),
+            decisions=results["decisions"][selected],
         )
         rows.append(dict(condition=name, frames=int(selected.sum()), f1=metrics.iloc[-1]["f1"]))
     return pd.DataFrame(rows) if rows else None
@@ -71,8 +97,27 @@ def write_report(
     reports["tuned"].to_csv(out_dir / "test_metrics.csv", index=False)
     reports["fixed"].to_csv(out_dir / "test_metrics_at_0.5.csv", index=False)
     table = f1_table(reports["tuned"], reports["baselines"], **{"F1@0.5": reports["fixed"]})
-    text = "Test subjects, F1 (%) at validation-tuned thresholds:\n\n" + table + "\n"
+    average = reports["tuned"].iloc[-1]
+    total = len(reports["tuned"]) - 1
+    aus_averaged = int(average.get("aus_averaged", total))
+    untuned = reports.get("untuned_aus", [])
+    text = (
+        f"Test subjects, F1 (%) at the validation-fitted decisions "
+        f"({reports.get('decision', 'per_au')}); the average covers {aus_averaged} of {total} "
+        "AUs (an AU with no test positive has no F1)"
+        + (
+            f"; untuned (too few validation positives, threshold 0.5): {', '.join(untuned)}"
+            if untuned
+            else ""
+        )
+        + ":\n\n"
+        + table
+        + "\n"
+    )
     summary = {
+        "aus_averaged": aus_averaged,
+        "decision": reports.get("decision", "per_au"),
+        "untuned_aus": list(untuned),
         "f1": float(reports["tuned"].iloc[-1]["f1"]),
         "f1@0.5": float(reports["fixed"].iloc[-1]["f1"]),
         "roc_auc": float(reports["tuned"].iloc[-1]["roc_auc"]),
@@ -90,6 +135,8 @@ def write_report(
         summary["f1_by_condition"] = dict(
             zip(conditions["condition"], conditions["f1"], strict=True)
         )
+    if reports.get("predictions") is not None:
+        reports["predictions"].to_csv(out_dir / "test_predictions.csv", index=False)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     (out_dir / "report.md").write_text(text)
     return text

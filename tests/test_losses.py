@@ -121,3 +121,30 @@ def test_build_loss_rejects_unknown_names_and_weighted_bce_without_weights():
         build_loss({"name": "weighted_bce"})
     with pytest.raises(ValueError, match="macro"):
         build_loss({"name": "pr", "average": "weighted"})
+
+
+def test_pr_loss_absent_au_skip_vs_penalize_by_hand():
+    # AU0 has a positive in the batch; AU1 has none (only false positives are possible).
+    logits = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]])  # p: AU0 .5/.5, AU1 .5/.75
+    targets = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    # AU0: TP .5, FP .5, FN .5 -> P = R = .5 -> term 1 - .25 = .75
+    skip = PrecisionRecallLoss(absent="skip")(logits, targets)
+    assert skip.item() == pytest.approx(0.75, rel=1e-4)
+    # AU1: soft false-positive rate (.5 + .75) / 2 = .625; mean of .75 and .625
+    penalize = PrecisionRecallLoss(absent="penalize")(logits, targets)
+    assert penalize.item() == pytest.approx((0.75 + 0.625) / 2, rel=1e-4)
+
+
+def test_pr_loss_skip_ignores_the_absent_au_penalize_pushes_it_down():
+    logits = torch.tensor([[0.0, 1.0], [0.0, 2.0]], requires_grad=True)
+    targets = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    PrecisionRecallLoss(absent="skip")(logits, targets).backward()
+    assert logits.grad[:, 1].abs().max().item() == 0.0  # AU1's false positives are unpunished
+    logits.grad = None
+    PrecisionRecallLoss(absent="penalize")(logits, targets).backward()
+    assert (logits.grad[:, 1] > 0).all()  # gradient descent lowers AU1's scores
+
+
+def test_pr_loss_rejects_unknown_absent_mode():
+    with pytest.raises(ValueError, match="loss.absent"):
+        PrecisionRecallLoss(absent="ignore")

@@ -21,6 +21,7 @@ from au.losses import (
 )
 from au.metrics import per_au_metrics, select_thresholds
 from au.models.backbone import create_backbone, feature_width, group_module_names
+from au.models.decision import DECISIONS, FrameThresholdEstimator, resolve_decision
 from au.models.head import AUHead
 
 LOSSES: dict[str, type[nn.Module]] = {
@@ -96,6 +97,10 @@ class AULitModule(L.LightningModule):
             "head_finetune_lr": head lr in stage 2 (default finetune_lr), "weight_decay"}``.
         data_config: Preprocessing a checkpoint's users need (image_size, channels, mean, std).
         channels_last: Use the channels-last memory format (faster convolutions on CPU/GPU).
+        decision: ``{"name": "auto", "per_au" or "frame_threshold", "min_positives": 5}``:
+            how scores become decisions (:mod:`au.models.decision`), fitted on the validation
+            frames after every validation epoch. With ``per_au``, an AU with fewer than
+            ``min_positives`` validation positives keeps 0.5 and is reported as untuned.
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class AULitModule(L.LightningModule):
         optimizer: dict | None = None,
         data_config: dict | None = None,
         channels_last: bool = False,
+        decision: dict | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -120,7 +126,17 @@ class AULitModule(L.LightningModule):
             "finetune_lr": 1e-5,
             **(optimizer or {}),
         }
+        self.decision = {"name": "per_au", "min_positives": 5, **(decision or {})}
+        if self.decision["name"] not in DECISIONS:
+            raise ValueError(
+                f"model.decision.name={self.decision['name']!r}: choose one of {DECISIONS}"
+            )
+        loss_name = (loss or {"name": "bce"}).get("name", "bce")
+        self.decision["name"] = resolve_decision(self.decision["name"], loss_name)
         self.register_buffer("thresholds", torch.full((len(self.aus),), 0.5))
+        #: 1 where the threshold was tuned on validation, 0 where it kept 0.5.
+        self.register_buffer("tuned", torch.zeros(len(self.aus)))
+        self.frame_threshold = FrameThresholdEstimator(len(self.aus))
         self.val_store, self.test_store = PredictionStore(), PredictionStore()
         self.test_results: dict[str, pd.DataFrame] = {}
         if channels_last:
@@ -205,25 +221,49 @@ class AULitModule(L.LightningModule):
         self.log(f"{split}/loss", loss, batch_size=len(logits), sync_dist=True)
         store.update(logits, batch["labels"], batch["mask"], batch["index"])
 
-    def on_validation_epoch_end(self) -> None:
-        """Tune per-AU thresholds on validation; log F1 at them and at 0.5, and ROC-AUC."""
-        out = self.val_store.compute()
+    def fit_decision(self, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> None:
+        """Fit the decision step (thresholds, or the frame-threshold estimator) on validation."""
+        probs = torch.sigmoid(logits.double())
+        min_positives = int(self.decision.get("min_positives", 1))
+        thresholds, val_f1 = select_thresholds(probs, labels, mask, min_positives=min_positives)
+        self.thresholds.copy_(thresholds.to(self.thresholds))
+        self.tuned.copy_((~val_f1.isnan()).to(self.tuned))
+        if self.decision["name"] == "frame_threshold":
+            self.frame_threshold.fit(logits, labels, mask)
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        """Present/absent decisions (N, A) of logits (N, A) by the model's decision step."""
+        if self.decision["name"] == "frame_threshold":
+            return self.frame_threshold.decide(logits)
+        return torch.sigmoid(logits.double()) >= self.thresholds.to(logits.device).double()
+
+    def score(self, out: dict[str, torch.Tensor]) -> dict:
+        """Metrics of collected predictions at the model's decisions (``tuned``) and at 0.5."""
         probs = torch.sigmoid(out["logits"].double())
-        thresholds, _ = select_thresholds(probs, out["labels"], out["mask"])
-        tuned = per_au_metrics(probs, out["labels"], out["mask"], self.aus, thresholds)
-        fixed = per_au_metrics(probs, out["labels"], out["mask"], self.aus, 0.5)
+        labels, mask = out["labels"], out["mask"]
+        decisions = self.decide(out["logits"].to(self.thresholds.device)).cpu()
+        thresholds = self.thresholds.cpu()
+        tuned = per_au_metrics(probs, labels, mask, self.aus, thresholds, decisions=decisions)
+        fixed = per_au_metrics(probs, labels, mask, self.aus, 0.5)
+        return {"tuned": tuned, "fixed": fixed, "probs": probs, "decisions": decisions}
+
+    def untuned_aus(self) -> list[str]:
+        """AUs whose per-AU threshold kept the default 0.5 (too few validation positives)."""
+        return [au for au, tuned in zip(self.aus, self.tuned.tolist(), strict=True) if not tuned]
+
+    def on_validation_epoch_end(self) -> None:
+        """Fit the decision step on validation; log F1 at it and at 0.5, and ROC-AUC."""
+        out = self.val_store.compute()
         if not self.trainer.sanity_checking:
-            self.thresholds.copy_(thresholds.to(self.thresholds))
-        self._log_table("val", tuned, fixed)
+            self.fit_decision(out["logits"], out["labels"], out["mask"])
+        scores = self.score(out)
+        self._log_table("val", scores["tuned"], scores["fixed"])
 
     def on_test_epoch_end(self) -> None:
-        """Report test metrics at the model's (validation-tuned) thresholds and at 0.5."""
+        """Report test metrics at the model's (validation-fitted) decisions and at 0.5."""
         out = self.test_store.compute()
-        probs = torch.sigmoid(out["logits"].double())
-        tuned = per_au_metrics(probs, out["labels"], out["mask"], self.aus, self.thresholds.cpu())
-        fixed = per_au_metrics(probs, out["labels"], out["mask"], self.aus, 0.5)
-        self.test_results = {"tuned": tuned, "fixed": fixed, "probs": probs, **out}
-        self._log_table("test", tuned, fixed)
+        self.test_results = {**self.score(out), **out}
+        self._log_table("test", self.test_results["tuned"], self.test_results["fixed"])
 
     def _log_table(self, split: str, tuned: pd.DataFrame, fixed: pd.DataFrame) -> None:
         average = tuned.iloc[-1]

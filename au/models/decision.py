@@ -1,0 +1,104 @@
+"""Decision steps: turn a frame's AU scores into present/absent decisions.
+
+A ranking loss such as LSEP (Li, Song & Luo, CVPR 2017) only orders the AUs of one frame: adding
+a constant to a frame's logits leaves the loss unchanged, so one global threshold per AU is not
+the decision rule it was designed with. Li et al. pair it with a learned decision step; au offers
+their threshold estimator:
+
+* ``auto`` (default): ``frame_threshold`` for LSEP, ``per_au`` for every other loss.
+* ``per_au``: one threshold per AU, tuned on validation frames to maximise F1
+  (:func:`au.metrics.select_thresholds`).
+* ``frame_threshold``: a threshold per frame, ``θ(x) = w·f(x) + b``, regressed (ridge least
+  squares) from the frame's logits ``f(x)`` to the threshold that best separates that frame's
+  present from its absent AUs (:class:`FrameThresholdEstimator`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+DECISIONS = ("auto", "per_au", "frame_threshold")
+#: Losses that only rank the AUs of a frame: ``auto`` gives them the frame-threshold step.
+RANKING_LOSSES = ("lsep",)
+
+
+def resolve_decision(name: str, loss_name: str) -> str:
+    """``auto`` becomes ``frame_threshold`` for a ranking loss and ``per_au`` otherwise."""
+    if name != "auto":
+        return name
+    return "frame_threshold" if loss_name in RANKING_LOSSES else "per_au"
+
+
+def frame_targets(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The best threshold of every frame, in logit units (N,).
+
+    For each frame, the coded AUs sorted by logit are cut after the top ``k`` (``k = 0..A``)
+    at the ``k`` that maximises the frame's F1 (a frame with no present AU scores 1 at
+    ``k = 0``); the target lies halfway between the last AU kept and the first AU dropped.
+    Beyond the ends (all AUs absent, or all present) it lies one ``margin`` past the extreme
+    logit, the margin being the median gap between consecutive sorted logits.
+    """
+    coded = mask > 0
+    low = torch.finfo(logits.dtype).min
+    order = logits.masked_fill(~coded, low).argsort(dim=1, descending=True)  # (N, A)
+    scores = logits.gather(1, order)
+    positives = (labels * coded).gather(1, order)  # (N, A)
+    kept = coded.gather(1, order)
+    n_coded = kept.sum(1)  # (N,)
+    true_total = positives.sum(1, keepdim=True)  # (N, 1)
+    tp = torch.cat([torch.zeros_like(true_total), positives.cumsum(1)], dim=1)  # (N, A+1)
+    k = torch.arange(logits.shape[1] + 1, device=logits.device).expand_as(tp)
+    f1 = 2 * tp / (k + true_total).clamp(min=1)
+    f1 = torch.where((k == 0) & (true_total == 0), torch.ones_like(f1), f1)
+    f1 = f1.masked_fill(k > n_coded[:, None], -1.0)
+    best = f1.argmax(1)  # (N,)
+    gaps = (scores[:, :-1] - scores[:, 1:])[kept[:, 1:]]
+    margin = gaps.median() if gaps.numel() else torch.tensor(1.0, dtype=logits.dtype)
+    rows = torch.arange(len(logits), device=logits.device)
+    last_index = (n_coded - 1).clamp(min=0)
+    above = scores[rows, (best - 1).clamp(min=0)]
+    below = scores[rows, torch.minimum(best, last_index)]
+    target = (above + below) / 2
+    target = torch.where(best == 0, scores[:, 0] + margin, target)
+    return torch.where(best >= n_coded, scores[rows, last_index] - margin, target)
+
+
+class FrameThresholdEstimator(nn.Module):
+    """Li et al. (2017)'s threshold estimation: a linear map from a frame's logits to its threshold.
+
+    Fitted by ridge least squares on validation frames to :func:`frame_targets`; an AU of a
+    frame is present when its logit exceeds the frame's threshold. Weights are buffers, so a
+    checkpoint carries them as plain tensors.
+
+    Args:
+        num_aus: Number of AU outputs.
+        ridge: L2 penalty of the least-squares fit (relative to the features' scale).
+    """
+
+    def __init__(self, num_aus: int, ridge: float = 1e-3):
+        super().__init__()
+        self.ridge = ridge
+        self.register_buffer("weight", torch.zeros(num_aus))
+        self.register_buffer("bias", torch.zeros(()))
+
+    def fit(self, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> None:
+        """Fit ``weight`` and ``bias`` on (N, A) logits, labels and masks."""
+        coded = mask.sum(1) > 0  # frames with no coded AU say nothing about a threshold
+        logits, labels, mask = logits[coded].double(), labels[coded], mask[coded]
+        target = frame_targets(logits, labels.double(), mask.double())  # (N,)
+        design = torch.cat([logits, torch.ones_like(logits[:, :1])], dim=1)  # (N, A+1)
+        gram = design.T @ design
+        penalty = self.ridge * gram.diagonal().mean() * torch.eye(len(gram), dtype=gram.dtype)
+        penalty[-1, -1] = 0  # the bias is not shrunk
+        solution = torch.linalg.solve(gram + penalty, design.T @ target)
+        self.weight.copy_(solution[:-1].to(self.weight))
+        self.bias.copy_(solution[-1].to(self.bias))
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        """The threshold of each frame (N,), in logit units."""
+        return logits @ self.weight.to(logits) + self.bias.to(logits)
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        """Present/absent decisions (N, A): a logit above its frame's threshold."""
+        return logits > self(logits)[:, None]
