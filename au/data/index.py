@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from au.aus import UnknownAUError, parse_au
+from au.data.validation import duplicate_problems, image_problems, label_problems
 
 INDEX_CSV = "index.csv"
 INDEX_JSON = "index.json"
@@ -102,12 +103,17 @@ def _read_meta(folder: Path) -> dict:
         raise IndexFormatError(f"{meta_path} is not valid JSON: {err}") from err
 
 
-def read_index(path: str | Path) -> AUIndex:
+def read_index(path: str | Path, check_images: bool = False) -> AUIndex:
     """Read and validate an index CSV (or the folder that holds ``index.csv``).
 
+    AU values must be numbers on the data set's scale (``label_type`` of ``index.json``) or
+    empty, and no image path may appear twice. With ``check_images`` every image must exist and
+    decode. All problems are reported together, one line each, naming the CSV rows.
+
     Raises:
-        IndexFormatError: If the file is missing, unreadable, lacks a required column, has no AU
-            column, or names an AU column that is not a FACS AU.
+        IndexFormatError: If the file is missing, unreadable, lacks a required column, has
+            neither an AU column nor an ``emotion`` column (an emotion-only set such as FER-2013
+            has every AU masked), or names an AU column that is not a FACS AU.
     """
     path = Path(path).expanduser()
     csv_path = path / INDEX_CSV if path.is_dir() else path
@@ -126,8 +132,10 @@ def read_index(path: str | Path) -> AUIndex:
             f"{csv_path} lacks required column(s) {missing}; see au/data/index.py"
         )
     au_columns = [c for c in table.columns if _AU_COLUMN.match(c)]
-    if not au_columns:
-        raise IndexFormatError(f"{csv_path} has no AU column (expected columns like AU1, AU12)")
+    if not au_columns and "emotion" not in table.columns:
+        raise IndexFormatError(
+            f"{csv_path} has no AU column (expected columns like AU1, AU12) and no emotion column"
+        )
     for column in au_columns:
         try:
             parse_au(column)
@@ -136,7 +144,13 @@ def read_index(path: str | Path) -> AUIndex:
     if table["path"].isna().any() or table["subject"].isna().any():
         row = int(np.flatnonzero(table["path"].isna() | table["subject"].isna())[0])
         raise IndexFormatError(f"{csv_path}: row {row + 2} has an empty path or subject")
-    return AUIndex(table=table, root=csv_path.parent, meta=_read_meta(csv_path.parent))
+    index = AUIndex(table=table, root=csv_path.parent, meta=_read_meta(csv_path.parent))
+    problems = label_problems(table, au_columns, index.meta) + duplicate_problems(table)
+    if check_images:
+        problems += image_problems(index.image_paths())
+    if problems:
+        raise IndexFormatError("\n".join(f"{csv_path}: {problem}" for problem in problems))
+    return index
 
 
 def write_index(table: pd.DataFrame, folder: str | Path, meta: dict | None = None) -> Path:

@@ -33,14 +33,19 @@ __all__ = [
     "write_prepared_index",
 ]
 
-#: Data set name -> module under ``au.prepare`` with a ``prepare(raw, out, **options)``.
+#: Data set name -> module under ``au.prepare`` with a ``prepare(raw, out, **options)``, or
+#: ``module:function`` naming another function of that signature.
 DATASETS: dict[str, str] = {
     "disfa": "disfa",
     "disfa_plus": "disfa_plus",
     "bp4d": "bp4d",
     "celeba": "celeba",
     "bosphorus": "bosphorus",
+    "fer2013-csv": "fer2013:prepare_csv",
+    "fer2013-folder": "fer2013_folder:prepare_folder",
 }
+#: Data sets whose releases share one output folder (``default_out``).
+OUT_NAMES: dict[str, str] = {"fer2013-csv": "fer2013", "fer2013-folder": "fer2013"}
 
 PARTS_DIR = ".parts"
 
@@ -57,16 +62,17 @@ def default_out(name: str) -> Path:
     """``$AU_DATA_ROOT/<name>``, or ``~/.cache/au/data/<name>`` when the variable is unset."""
     root = os.environ.get("AU_DATA_ROOT")
     base = Path(root).expanduser() if root else Path.home() / ".cache" / "au" / "data"
-    return base / name
+    return base / OUT_NAMES.get(name, name)
 
 
 def prepare(name: str, raw: str | Path, out: str | Path | None = None, **options) -> Path:
     """Prepare data set ``name`` from ``raw`` into ``out``; returns the written ``index.csv``."""
     if name not in DATASETS:
         raise PrepareError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    module = importlib.import_module(f"au.prepare.{DATASETS[name]}")
+    module_name, _, function = DATASETS[name].partition(":")
+    module = importlib.import_module(f"au.prepare.{module_name}")
     target = Path(out).expanduser() if out else default_out(name)
-    return module.prepare(Path(raw).expanduser(), target, **options)
+    return getattr(module, function or "prepare")(Path(raw).expanduser(), target, **options)
 
 
 def _part_paths(out: Path, unit: str) -> tuple[Path, Path]:

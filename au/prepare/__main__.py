@@ -22,7 +22,12 @@ SPECIFIC = {
     "include_pose": ("bosphorus",),
     "include_occlusion": ("bosphorus",),
     "unlisted": ("bosphorus",),
+    "val_fraction": ("fer2013-folder",),
+    "split_seed": ("fer2013-folder",),
 }
+#: Data sets whose faces keep their released size unless --crop-size is given.
+NATIVE_SIZE = ("fer2013-csv", "fer2013-folder")
+DEFAULT_CROP_SIZE = 128
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", help="output folder (default: $AU_DATA_ROOT/<name> or ~/.cache/au/data/<name>)"
     )
-    parser.add_argument("--crop-size", type=int, default=128, help="side of the square crops")
+    parser.add_argument(
+        "--crop-size",
+        type=int,
+        help=f"side of the square crops (default {DEFAULT_CROP_SIZE}; FER-2013: its own 48)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="parallel processes")
     parser.add_argument(
         "--limit-subjects",
@@ -69,13 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("masked", "absent"),
         help="Bosphorus: label of the AUs a posed-AU file does not name",
     )
+    parser.add_argument(
+        "--val-fraction", type=float, help="FER-2013 folders: share of each train/ class for val"
+    )
+    parser.add_argument("--split-seed", type=int, help="FER-2013 folders: seed choosing val")
     return parser
 
 
 def options_of(args: argparse.Namespace) -> dict:
     """Keyword options for ``prepare``; a data-set specific option given to another is an error."""
+    crop_size = args.crop_size
+    if crop_size is None and args.name not in NATIVE_SIZE:
+        crop_size = DEFAULT_CROP_SIZE
     options = {
-        "crop_size": args.crop_size,
+        "crop_size": crop_size,
         "workers": args.workers,
         "force": args.force,
         "limit_subjects": args.limit_subjects,
@@ -89,7 +105,7 @@ def options_of(args: argparse.Namespace) -> dict:
             flag = "--unlisted-aus" if key == "unlisted" else "--" + key.replace("_", "-")
             raise PrepareError(f"{flag} applies to {', '.join(names)} only, not {args.name}")
         options[key] = value
-    if args.crop_size < 8 or args.workers < 1:
+    if (crop_size is not None and crop_size < 8) or args.workers < 1:
         raise PrepareError("--crop-size must be at least 8 and --workers at least 1")
     return options
 
