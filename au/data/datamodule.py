@@ -135,7 +135,7 @@ class AUDataModule(L.LightningDataModule):
 
     def _load(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
         """Table, labels, masks and image paths of the index, or of several indexes combined."""
-        indexes = [read_index(p) for p in self._index_locations()]
+        indexes = [read_index(p, check_images=True) for p in self._index_locations()]
         if len(indexes) > 1 and self.positive_threshold is not None:
             raise ValueError(
                 "combining indexes: leave data.positive_threshold null (each index "

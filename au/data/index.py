@@ -113,7 +113,9 @@ def read_index(path: str | Path, check_images: bool = False) -> AUIndex:
     Raises:
         IndexFormatError: If the file is missing, unreadable, lacks a required column, has
             neither an AU column nor an ``emotion`` column (an emotion-only set such as FER-2013
-            has every AU masked), or names an AU column that is not a FACS AU.
+            has every AU masked), names an AU column that is not a FACS AU, or (all listed at
+            once) holds AU values off the scale, repeated image paths, or, with
+            ``check_images``, images that are missing or do not decode.
     """
     path = Path(path).expanduser()
     csv_path = path / INDEX_CSV if path.is_dir() else path
