@@ -21,6 +21,7 @@ from au.losses import (
 )
 from au.metrics import per_au_metrics, select_thresholds
 from au.models.backbone import create_backbone, feature_width, group_module_names
+from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
 from au.models.decision import DECISIONS, FrameThresholdEstimator, resolve_decision
 from au.models.head import AUHead
 
@@ -283,11 +284,15 @@ class AULitModule(L.LightningModule):
     # ---- checkpoints -------------------------------------------------------------------
     @classmethod
     def load_detector(cls, path: str | Path, map_location: str = "cpu") -> AULitModule:
-        """Load a trained detector for inference; no ImageNet weights are needed."""
+        """Load a trained detector for inference; no ImageNet weights are needed.
+
+        The file is read with ``weights_only=True`` (:mod:`au.models.checkpoint`): a
+        checkpoint that is missing, truncated or needs code to load raises ``CheckpointError``.
+        """
         path = Path(path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        hparams = torch.load(path, map_location="cpu", weights_only=False)["hyper_parameters"]
+        hparams = detector_hyper_parameters(read_checkpoint(path), path)
         backbone = {**hparams["backbone"], "pretrained": False, "weights": None}
-        model = cls.load_from_checkpoint(path, map_location=map_location, backbone=backbone)
+        model = cls.load_from_checkpoint(
+            path, map_location=map_location, weights_only=True, backbone=backbone
+        )
         return model.eval()
