@@ -2,9 +2,13 @@
 
 Reads finished runs (local run folders, or a W&B project), groups them by (loss, backbone) or
 other keys and writes one table: average F1 mean ± std over seeds, the paired difference to a
-baseline with its spread, per-AU F1, parameter count and training time; as markdown
-(``comparison.md``), CSV (``comparison.csv``, and ``runs.csv`` with one row per run) and a
-grouped bar chart (``comparison_f1.png``).
+baseline with its 95% confidence interval (bootstrap over test subjects and seeds, paired by
+seed and fold: :mod:`au.evaluation.paired_bootstrap`) and a verdict ("better", "worse" or "no
+detectable difference at this sample size"), per-AU F1, parameter count and training time; as
+markdown (``comparison.md``), CSV (``comparison.csv``, ``per_au_deltas.csv`` with the per-AU
+differences and their intervals, ``runs.csv`` with one row per run), a grouped bar chart
+(``comparison_f1.png``) and the differences with their intervals (``comparison_deltas.png``).
+A run that cannot be read is skipped with a warning naming its file.
 
 Examples:
     python -m au.compare logs/fit/ablations/loss/DATE --baseline bce
@@ -17,17 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats
 
 from au.aus import au_number
-from au.plots import plot_grouped_f1
+from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, verdict
+from au.plots import plot_grouped_f1, plot_paired_deltas
 
 #: What identifies a run; runs of one group that differ in the others are its replicates.
-RUN_KEYS = ("experiment", "loss", "backbone", "data", "fold", "seed")
+RUN_KEYS = ("experiment", "loss", "decision", "backbone", "data", "fold", "seed")
 #: Replicates of two groups are paired on these (same seed, same test fold, same data).
 PAIR_KEYS = ("data", "fold", "seed")
 #: Scores reported beside average F1 at tuned thresholds: F1 at 0.5 and the threshold-free
@@ -41,6 +49,7 @@ def run_keys_of_config(config: dict) -> dict:
     return dict(
         experiment=config.get("experiment_name"),
         loss=(model.get("loss") or {}).get("name"),
+        decision=(model.get("decision") or {}).get("name"),
         backbone=(model.get("backbone") or {}).get("name"),
         data=data.get("name"),
         fold=data.get("fold"),
@@ -68,22 +77,31 @@ def read_local_run(run_dir: Path) -> dict:
     metrics = pd.read_csv(run_dir / "results" / "test_metrics.csv")
     per_au = metrics[metrics["au"] != "average"]
     row.update({f"f1/{au}": f1 for au, f1 in zip(per_au["au"], per_au["f1"], strict=True)})
+    predictions = run_dir / "results" / "test_predictions.csv"
+    if predictions.is_file():
+        row["counts"] = SubjectCounts.from_predictions(pd.read_csv(predictions))
     return row
 
 
 def collect_local_runs(roots: Sequence[str | Path]) -> pd.DataFrame:
     """Every finished run (a folder with ``results/summary.json``) under ``roots``.
 
+    A run whose files cannot be read is skipped with a warning naming the file.
+
     Raises:
-        FileNotFoundError: If a root does not exist or none holds a finished run.
+        FileNotFoundError: If a root does not exist or none holds a readable finished run.
     """
     rows = []
     for root in map(Path, roots):
         if not root.exists():
             raise FileNotFoundError(f"run folder {root} does not exist")
-        rows += [read_local_run(p.parents[1]) for p in sorted(root.rglob("results/summary.json"))]
+        for summary in sorted(root.rglob("results/summary.json")):
+            try:
+                rows.append(read_local_run(summary.parents[1]))
+            except (OSError, ValueError, KeyError, yaml.YAMLError, pd.errors.ParserError) as err:
+                warnings.warn(f"skipped run {summary.parents[1]}: {err}", stacklevel=2)
     if not rows:
-        raise FileNotFoundError(f"no finished run (*/results/summary.json) under {list(roots)}")
+        raise FileNotFoundError(f"no readable finished run (*/results/summary.json) under {roots}")
     return pd.DataFrame(rows)
 
 
@@ -124,6 +142,9 @@ def collect_wandb_runs(project: str) -> pd.DataFrame:
             }
         )
         aus = [k.removeprefix("test/f1/") for k in summary if k.startswith("test/f1/AU")]
+        counts = summary.get("test/subject_counts")
+        if counts:
+            row["counts"] = SubjectCounts.from_json(json.loads(counts))
         rows.append(row | {f"f1/{au}": summary[f"test/f1/{au}"] for au in aus})
     return pd.DataFrame(rows)
 
@@ -150,26 +171,67 @@ def with_group_labels(runs: pd.DataFrame, group_by: Sequence[str]) -> pd.DataFra
     return runs.assign(group=runs[list(group_by)].astype(str).agg(" / ".join, axis=1))
 
 
-def paired_deltas(runs: pd.DataFrame, group: str, reference: str, group_by) -> pd.Series:
-    """Average-F1 differences ``group - reference``, one per replicate both have.
+def replicate_pairs(runs: pd.DataFrame, group: str, reference: str, group_by) -> pd.DataFrame:
+    """The runs of ``group`` and ``reference`` that share a replicate, one row per pair.
 
-    Replicates pair up on the :data:`PAIR_KEYS` that are not grouped by (seed, fold, data).
+    Replicates pair up on the :data:`PAIR_KEYS` that are not grouped by (seed, fold, data);
+    columns ``f1``/``counts`` come with suffixes ``_variant`` and ``_baseline``, and
+    ``stratum`` names the test set (data set and fold) the pair was scored on.
     """
     pair_keys = [k for k in PAIR_KEYS if k not in group_by]
-    mean_f1 = runs.groupby(["group", *pair_keys], dropna=False)["f1"].mean()
-    return (mean_f1.loc[group] - mean_f1.loc[reference]).dropna()
+    columns = [*pair_keys, "f1", *(["counts"] if "counts" in runs else [])]
+    variant = runs.loc[runs["group"] == group, columns].drop_duplicates(pair_keys)
+    baseline = runs.loc[runs["group"] == reference, columns].drop_duplicates(pair_keys)
+    pairs = variant.merge(baseline, on=pair_keys, suffixes=("_variant", "_baseline"))
+    strata = [k for k in pair_keys if k != "seed"]
+    values = pairs[strata].astype(str).itertuples(index=False)
+    pairs["stratum"] = ["/".join(v) for v in values] if strata else "all"
+    return pairs
+
+
+def paired_difference(pairs: pd.DataFrame, samples: int = 2000) -> dict:
+    """Mean paired difference of average F1 with a 95% interval and a verdict.
+
+    With per-subject counts for every run, the interval is the paired bootstrap over test
+    subjects and seeds (:func:`au.evaluation.paired_bootstrap.paired_bootstrap`); without them
+    (older runs), a t interval over the pairs; with one pair and no counts, no interval.
+    """
+    deltas = (pairs["f1_variant"] - pairs["f1_baseline"]).dropna()
+    out = dict(delta_mean=deltas.mean(), delta_low=np.nan, delta_high=np.nan, pairs=len(deltas))
+    out.update(delta_std=deltas.std(ddof=1), ci="none", per_au=None)
+    have_counts = "counts_variant" in pairs and pairs[["counts_variant", "counts_baseline"]].map(
+        lambda c: isinstance(c, SubjectCounts)
+    ).all(axis=None)
+    if len(pairs) and have_counts:
+        result = paired_bootstrap(
+            list(
+                zip(
+                    pairs["stratum"], pairs["counts_variant"], pairs["counts_baseline"], strict=True
+                )
+            ),
+            samples=samples,
+        )
+        out.update(delta_mean=result.mean, delta_low=result.low, delta_high=result.high)
+        out.update(ci="bootstrap: test subjects x seeds", per_au=result.per_au)
+    elif len(deltas) >= 2:
+        half = stats.t.ppf(0.975, len(deltas) - 1) * deltas.std(ddof=1) / np.sqrt(len(deltas))
+        out.update(delta_low=deltas.mean() - half, delta_high=deltas.mean() + half)
+        out.update(ci="t over pairs (no per-subject predictions)")
+    out["verdict"] = verdict(out["delta_low"], out["delta_high"])
+    return out
 
 
 def _baseline_columns(runs, table: pd.DataFrame, spec: dict, group_by) -> pd.DataFrame:
     rows = []
     for group, values in table[list(group_by)].iterrows():
         reference = " / ".join(str(spec.get(key, values[key])) for key in group_by)
-        row = dict(baseline=reference, delta_mean=float("nan"), delta_std=float("nan"), pairs=0)
-        if reference in table.index:
-            deltas = paired_deltas(runs, group, reference, group_by)
-            row.update(delta_mean=deltas.mean(), delta_std=deltas.std(ddof=1), pairs=len(deltas))
-            if deltas.empty:  # no shared replicate: the difference of the means
+        row = dict(baseline=reference, delta_mean=np.nan, delta_std=np.nan, pairs=0)
+        row.update(delta_low=np.nan, delta_high=np.nan, verdict="", ci="", per_au=None)
+        if reference in table.index and reference != group:
+            row.update(paired_difference(replicate_pairs(runs, group, reference, group_by)))
+            if row["pairs"] == 0:  # no shared replicate: the difference of the means
                 row["delta_mean"] = table.at[group, "f1_mean"] - table.at[reference, "f1_mean"]
+                row["verdict"] = "unpaired: no interval"
         rows.append(row)
     return pd.DataFrame(rows, index=table.index)
 
@@ -184,8 +246,11 @@ def compare_runs(
             ``f1/<AU>``, ``params`` and ``train_seconds`` (as :func:`collect_local_runs`).
         group_by: Keys that define an experiment; its runs differ only in seed (or fold).
         baseline: The reference experiment (see :func:`parse_baseline`). Adds ``baseline``,
-            ``delta_mean`` / ``delta_std`` (mean and std, ddof=1, of the paired differences
-            of average F1; without a shared replicate, the difference of means) and ``pairs``.
+            ``delta_mean`` (mean paired difference of average F1; without a shared replicate,
+            the difference of means), ``delta_std`` (its std over pairs, ddof=1),
+            ``delta_low`` / ``delta_high`` (95% interval, see :func:`paired_difference`),
+            ``verdict``, ``ci`` (how the interval was made), ``pairs`` and ``per_au`` (a
+            DataFrame of per-AU differences with intervals, or None).
 
     Returns:
         Columns: the ``group_by`` keys, ``runs``, ``seeds``, ``f1_mean``, ``f1_std`` (ddof=1),
@@ -220,6 +285,30 @@ def _percent(mean: float, std: float = float("nan"), signed: bool = False) -> st
     return text if pd.isna(std) else f"{text} ± {100 * std:.1f}"
 
 
+def _interval(mean: float, low: float, high: float) -> str:
+    if pd.isna(mean):
+        return "–"
+    if pd.isna(low):
+        return f"{100 * mean:+.1f}"
+    return f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def per_au_deltas(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-AU paired differences with their intervals, one row per (group, AU)."""
+    frames = [
+        per_au.assign(group=group, baseline=table.at[group, "baseline"]).reset_index()
+        for group, per_au in table.get("per_au", pd.Series(dtype=object)).items()
+        if isinstance(per_au, pd.DataFrame)
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["group", "baseline", "au", "mean", "low", "high", "verdict"])
+    deltas = pd.concat(frames, ignore_index=True)
+    deltas["verdict"] = [
+        verdict(lo, hi) for lo, hi in zip(deltas["low"], deltas["high"], strict=True)
+    ]
+    return deltas[["group", "baseline", "au", "mean", "low", "high", "verdict"]]
+
+
 def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: str | None) -> str:
     """The comparison as a markdown table, F1 and deltas in %."""
     shown = table[list(group_by)].copy()
@@ -228,8 +317,9 @@ def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: 
         _percent(m, s) for m, s in zip(table["f1_mean"], table["f1_std"], strict=True)
     ]
     if baseline:
-        deltas = zip(table["delta_mean"], table["delta_std"], strict=True)
-        shown[f"Δ vs {baseline}"] = [_percent(m, s, signed=True) for m, s in deltas]
+        deltas = zip(table["delta_mean"], table["delta_low"], table["delta_high"], strict=True)
+        shown[f"Δ vs {baseline} [95% CI]"] = [_interval(*d) for d in deltas]
+        shown["verdict"] = table["verdict"].fillna("")
     for score, title in SCORES.items():
         if f"{score}_mean" in table and table[f"{score}_mean"].notna().any():
             pairs = zip(table[f"{score}_mean"], table[f"{score}_std"], strict=True)
@@ -244,18 +334,30 @@ def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: 
 def write_comparison(
     runs: pd.DataFrame, table: pd.DataFrame, group_by, out_dir: Path, baseline: str | None = None
 ) -> str:
-    """Write runs.csv, comparison.csv/.md and comparison_f1.png; return the markdown."""
+    """Write runs.csv, comparison.csv/.md, per_au_deltas.csv and the figures; return markdown."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs.to_csv(out_dir / "runs.csv", index=False)
-    table.to_csv(out_dir / "comparison.csv")
+    runs.drop(columns=["counts"], errors="ignore").to_csv(out_dir / "runs.csv", index=False)
+    table.drop(columns=["per_au"], errors="ignore").to_csv(out_dir / "comparison.csv")
     text = (
-        f"Test F1 (%) of {len(runs)} runs: mean ± std (ddof=1) over seeds; Avg.F1 at the "
-        "thresholds tuned on validation subjects, F1@0.5 at 0.5, ROC-AUC threshold-free. Δ: "
-        "difference of Avg.F1 to the baseline, paired by seed and fold, mean ± std.\n\n"
+        f"Test F1 (%) of {len(runs)} runs: mean ± std (ddof=1) over seeds and folds; Avg.F1 at "
+        "the decisions fitted on validation subjects, F1@0.5 at 0.5, ROC-AUC threshold-free."
+        + (
+            " Δ: mean difference of Avg.F1 to the baseline, paired by seed and fold, with its "
+            "95% confidence interval (bootstrap over test subjects and seeds); the verdict is "
+            "'better' or 'worse' only when the interval excludes zero."
+            if baseline
+            else ""
+        )
+        + "\n\n"
         + comparison_markdown(table, group_by, baseline)
         + "\n"
     )
     (out_dir / "comparison.md").write_text(text)
+    if baseline:
+        per_au_deltas(table).to_csv(out_dir / "per_au_deltas.csv", index=False)
+        shown = table[table["pairs"] > 0]
+        if len(shown):
+            plot_paired_deltas(shown, out_dir / "comparison_deltas.png")
     columns = [c for c in table.columns if c.startswith("f1/")] + ["f1"]
     grouped = with_group_labels(runs, group_by).groupby("group")[columns]
     names = {c: "Avg." if c == "f1" else c[3:] for c in columns}
@@ -285,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir = args.out or default_out
     table = compare_runs(runs, args.group_by, args.baseline)
     text = write_comparison(runs, table, args.group_by, out_dir, args.baseline)
-    print(text + f"\nresults: {out_dir}")
+    print(text + f"\ncompared {len(runs)} runs; results: {out_dir}")
 
 
 if __name__ == "__main__":

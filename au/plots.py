@@ -204,3 +204,31 @@ def plot_grouped_f1(means: pd.DataFrame, stds: pd.DataFrame, path: str | Path) -
     axes.grid(axis="y", alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _save(figure, path)
+
+
+def plot_paired_deltas(table: pd.DataFrame, path: str | Path) -> Path:
+    """Each group's paired difference of average F1 to its baseline, with its 95% interval.
+
+    ``table`` has ``delta_mean``, ``delta_low``, ``delta_high``, ``baseline`` and ``verdict``
+    per group (its index); a dashed line marks zero.
+    """
+    figure = Figure(figsize=(7, 0.5 * len(table) + 1.2))
+    ax = figure.subplots()
+    y = list(range(len(table)))[::-1]
+    mean = 100 * table["delta_mean"].astype(float)
+    low = (mean - 100 * table["delta_low"].astype(float)).fillna(0)
+    high = (100 * table["delta_high"].astype(float) - mean).fillna(0)
+    colours = {"better": "tab:green", "worse": "tab:red"}
+    for row, (value, lo, hi, verdict) in enumerate(
+        zip(mean, low, high, table["verdict"], strict=True)
+    ):
+        ax.errorbar(value, y[row], xerr=[[lo], [hi]], fmt="o", capsize=4,
+                    color=colours.get(verdict, "tab:gray"))  # fmt: skip
+    ax.axvline(0, color="black", linestyle="--", linewidth=0.8)
+    labels = [
+        f"{group}\nvs {base}" for group, base in zip(table.index, table["baseline"], strict=True)
+    ]
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("Δ average F1 (points), mean and 95% CI")
+    ax.set_title("Paired difference to the baseline (green/red: interval excludes 0)")
+    return _save(figure, path)
