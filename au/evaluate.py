@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from au.builders import to_dict  # noqa: E402
 from au.data.datamodule import AUDataModule  # noqa: E402
 from au.metrics import baseline_f1, f1_table, per_au_metrics, select_thresholds  # noqa: E402
+from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 from au.plots import plot_f1_bars, plot_pr_curves, plot_roc_curves, plot_training_curves  # noqa: E402
 
@@ -51,7 +52,7 @@ def checkpoint_data_settings(ckpt_path: Path) -> dict:
     Raises:
         ValueError: If neither holds them.
     """
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
+    checkpoint = read_checkpoint(ckpt_path)
     settings = checkpoint.get("datamodule_hyper_parameters", {}).get("data")
     if settings:
         return dict(settings)
@@ -70,7 +71,7 @@ def training_marks(ckpt_path: Path) -> dict[str, int | None]:
     for path in (ckpt_path, ckpt_path.with_name("last.ckpt")):
         if not path.is_file():
             continue
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        checkpoint = read_checkpoint(path)
         if marks["best_epoch"] is None:
             marks["best_epoch"] = int(checkpoint["epoch"])
         schedule = checkpoint.get("callbacks", {}).get("TwoStageFineTuning", {})
