@@ -5,6 +5,7 @@ Examples:
     python -m au.predict ckpt_path=best.ckpt input=interview.mp4 annotate=true every=2
     python -m au.predict ckpt_path=best.ckpt input=0 annotate=true        # camera 0, Ctrl-C stops
     python -m au.predict ckpt_path=best.ckpt input=crops/ detector=none   # already-cropped faces
+    python -m au.predict ckpt_path=best.ckpt input=clip.mp4 runtime=onnx detect_every=5
 
 Writes ``predictions.csv`` and ``predictions.jsonl`` (one row per face per frame; a frame without
 a face gets one row with ``face = -1``) and, with ``annotate=true``, annotated media under
@@ -21,21 +22,50 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from au.inference.align import EyeFinder  # noqa: E402
 from au.inference.annotate import AnnotationWriter  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import build_face_detector  # noqa: E402
-from au.inference.media import MediaReadError, find_sources  # noqa: E402
+from au.inference.live import LiveView, opencv_window  # noqa: E402
+from au.inference.media import MediaReadError, Source, find_sources  # noqa: E402
 from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
 from au.inference.records import PredictionTable, prediction_columns  # noqa: E402
+from au.inference.tracking import FaceTracker  # noqa: E402
 
 
-def run_predict(config: DictConfig) -> PredictSummary:
-    """Predict as configured (see ``configs/predict.yaml``); returns the run's summary."""
-    sources = find_sources(config.input)
-    detector = AUDetector.from_checkpoint(config.ckpt_path, device=config.device)
-    print(detector.coverage())
+def build_tracker(config: DictConfig) -> FaceTracker | None:
+    """The face finder of ``config`` (``None`` for ``detector=none``: images are faces)."""
+    if config.detector in ("none", None):
+        return None
     haar = OmegaConf.to_container(config.haar) if config.detector == "haar" else {}
-    find_faces = build_face_detector(config.detector, **haar)
+    eyes = EyeFinder() if config.align else None
+    return FaceTracker(
+        build_face_detector(config.detector, **haar),
+        config.detect_every,
+        config.smoothing,
+        eyes=eyes,
+    )
+
+
+def build_live_view(config: DictConfig, sources: list[Source]) -> LiveView | None:
+    """The live window: ``show=true``, or ``show=auto`` with a camera input."""
+    wanted = config.show is True or (
+        config.show == "auto" and any(s.kind == "camera" for s in sources)
+    )
+    return LiveView(opencv_window()) if wanted else None
+
+
+def run_predict(config: DictConfig, show=None) -> PredictSummary:
+    """Predict as configured (see ``configs/predict.yaml``); returns the run's summary.
+
+    ``show`` replaces the OpenCV window of the live view (an RGB frame in, ``False`` to stop).
+    """
+    sources = find_sources(config.input)
+    detector = AUDetector.from_checkpoint(
+        config.ckpt_path, device=config.device, runtime=config.runtime, threads=config.threads
+    )
+    print(detector.coverage())
+    live = LiveView(show) if show is not None else build_live_view(config, sources)
     output_dir = Path(config.output_dir)
     annotator = None
     if config.annotate:
@@ -44,12 +74,12 @@ def run_predict(config: DictConfig) -> PredictSummary:
     with PredictionTable(output_dir, columns) as table:
         runner = PredictionRunner(
             detector,
-            find_faces,
+            build_tracker(config),
             table,
             annotator,
             batch_size=config.batch_size,
             margin=config.margin,
-            square=config.detector != "none",
+            live=live,
         )
         summary = runner.run(sources, config.every, config.max_frames, config.progress)
     print(summary.format())

@@ -1,6 +1,7 @@
 """au.predict: faces ▸ crops ▸ model ▸ rows, on images, folders, videos; robustness; annotation."""
 
 import logging
+import math
 from pathlib import Path
 
 import cv2
@@ -10,11 +11,13 @@ import pytest
 
 from au.data.dataset import read_image
 from au.emotions import EMOTIONS, predict_emotion
+from au.inference.align import EyeFinder, roll_of
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, HaarFaceDetector, clip_box, crop_square, square_box
 from au.inference.media import MediaReadError
 from au.inference.records import FRAME_COLUMNS, prediction_columns
 from au.predict import run_predict
+from au.prepare.common import crop_box
 
 
 def compose_predict(overrides: list[str]):
@@ -120,14 +123,33 @@ def test_rows_hold_the_model_outputs_of_each_crop(ckpt, detector, tmp_path):
     np.testing.assert_allclose(jsonl[[f"p_{au}" for au in detector.aus]], probs)
 
 
-def test_haar_rows_use_the_square_crop_around_the_detected_face(ckpt, detector, portrait, tmp_path):
-    write_rgb(tmp_path / "hopper.png", portrait)
-    summary, rows = predict(ckpt, tmp_path / "hopper.png", tmp_path / "out", "margin=0.15")
+def turned_synthetic_face(degrees: float) -> np.ndarray:
+    """A rendered face on a grey canvas, turned clockwise on screen by ``degrees``."""
+    canvas = np.full((320, 320, 3), 190, np.uint8)
+    canvas[80:240, 80:240] = synthetic_faces(4, size=160)[3]
+    matrix = cv2.getRotationMatrix2D((160, 160), -degrees, 1.0)
+    return cv2.warpAffine(canvas, matrix, (320, 320), borderValue=(190, 190, 190))
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_haar_rows_use_the_prepare_crop_of_the_detected_face(
+    ckpt, detector, portrait, tmp_path, align
+):
+    # the eye cascades miss Grace Hopper's eyes behind her thick glasses: the turned
+    # synthetic face is the one whose eyes are found
+    image = turned_synthetic_face(12.0) if align else portrait
+    write_rgb(tmp_path / "face.png", image)
+    overrides = ("margin=0.15", f"align={str(align).lower()}")
+    summary, rows = predict(ckpt, tmp_path / "face.png", tmp_path / "out", *overrides)
     assert len(rows) == 1 and rows.loc[0, "face"] == 0 and rows.loc[0, "detector_score"] > 0
-    face = HaarFaceDetector()(portrait)[0]
+    face = HaarFaceDetector()(image)[0]
     square = square_box(face, 0.15)
     assert rows.loc[0, ["x", "y", "w", "h"]].tolist() == [square.x, square.y, square.w, square.h]
-    expected = detector.probabilities([crop_square(portrait, square)])[0]
+    roll = roll_of(EyeFinder()(image, face)) if align else 0.0
+    assert roll == 0.0 or math.degrees(roll) == pytest.approx(12.0, abs=2.5)
+    box = (face.x, face.y, face.w, face.h)
+    crop = crop_box(image, box, detector.image_size, 0.15, roll)
+    expected = detector.probabilities([crop])[0]
     np.testing.assert_allclose(rows.loc[0, [f"p_{a}" for a in detector.aus]], expected, atol=2e-6)
 
 

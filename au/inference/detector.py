@@ -13,6 +13,7 @@ import torch
 
 from au.data.transforms import eval_transform, normalization
 from au.emotions import EMOTIONS, emotion_scores, format_coverage, predict_emotion
+from au.inference.runtime import TorchRuntime, build_runtime
 from au.models.module import AULitModule
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,20 @@ class AUDetector:
         model: A trained :class:`AULitModule` (its ``thresholds`` and ``data_config`` are used).
         device: Torch device to run on.
         emotions: Emotions to score from the AU probabilities (:mod:`au.emotions`).
+        runtime: Maps normalised crops (N, C, H, W) to probabilities (N, A)
+            (:mod:`au.inference.runtime`); ``None``: the PyTorch model on ``device``.
     """
 
-    def __init__(self, model: AULitModule, device: str = "cpu", emotions: Sequence[str] = EMOTIONS):
+    def __init__(
+        self,
+        model: AULitModule,
+        device: str = "cpu",
+        emotions: Sequence[str] = EMOTIONS,
+        runtime=None,
+    ):
         self.model = model.eval().to(device)
         self.device = torch.device(device)
+        self.runtime = runtime or TorchRuntime(self.model, device)
         self.aus: list[str] = list(model.aus)
         self.thresholds = model.thresholds.detach().cpu().numpy().astype(np.float64)  # (A,)
         self.data_config = dict(model.hparams.data_config)
@@ -62,9 +72,22 @@ class AUDetector:
         _check_normalization(self.data_config, self.channels)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **options) -> AUDetector:
-        """Load a checkpoint written by ``au.fit`` (no ImageNet weights needed)."""
-        return cls(AULitModule.load_detector(path, map_location=device), device, **options)
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str = "cpu",
+        runtime: str = "torch",
+        threads: int | None = None,
+        **options,
+    ) -> AUDetector:
+        """Load a checkpoint written by ``au.fit`` (no ImageNet weights needed).
+
+        ``runtime="onnx"`` runs the model exported beside the checkpoint in ONNX Runtime
+        (exported and parity-checked on first use, see :mod:`au.inference.runtime`).
+        """
+        model = AULitModule.load_detector(path, map_location=device)
+        engine = build_runtime(runtime, model, Path(path).expanduser(), device, threads)
+        return cls(model, device, runtime=engine, **options)
 
     def coverage(self) -> str:
         """Which emotions this model's AUs can express (:func:`au.emotions.format_coverage`)."""
@@ -86,13 +109,12 @@ class AUDetector:
             )
         return cv2.cvtColor(crop.reshape(crop.shape[:2]), cv2.COLOR_GRAY2RGB) if gray else crop
 
-    @torch.inference_mode()
     def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """AU probabilities (N, A) of face crops."""
-        images = self.preprocess(crops)
-        if len(images) == 0:
+        if len(crops) == 0:
             return np.empty((0, len(self.aus)), dtype=np.float32)
-        return torch.sigmoid(self.model(images)).float().cpu().numpy()
+        images = [self.transform(image=self.to_model_channels(c))["image"] for c in crops]
+        return self.runtime(torch.stack(images).numpy())
 
     def predict(self, crops: Sequence[np.ndarray]) -> FacePredictions:
         """Probabilities, thresholded decisions and emotion scores of face crops."""

@@ -1,10 +1,16 @@
-"""The predict loop: frames ▸ faces ▸ crops, batched across frames ▸ AU detector ▸ rows, media."""
+"""The predict loop: frames ▸ faces ▸ crops, batched across frames ▸ AU detector ▸ rows, media.
+
+Frames are decoded by a background thread (:mod:`au.inference.stream`), faces are detected on
+every n-th frame and followed in between (:mod:`au.inference.tracking`), each face is cut with
+the prepare scripts' crop geometry straight at the model's input size (eyes levelled when
+aligning), and crops of several frames go through the model together.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -13,10 +19,13 @@ from tqdm import tqdm
 
 from au.inference.annotate import AnnotationWriter, annotate_frame, face_label
 from au.inference.detector import AUDetector, FacePredictions
-from au.inference.faces import FaceBox, face_crops
+from au.inference.faces import FaceBox, clip_box, square_box
+from au.inference.live import LiveView
 from au.inference.media import Frame, MediaReadError, Source, count_frames, read_frames
 from au.inference.records import PredictionTable, face_rows
-from au.prepare.common import DEFAULT_MARGIN
+from au.inference.stream import StageTimes, read_ahead
+from au.inference.tracking import FaceTracker
+from au.prepare.common import DEFAULT_MARGIN, crop_box
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,7 @@ class PredictSummary:
     no_face_frames: int = 0
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    times: StageTimes = field(default_factory=StageTimes)
 
     @property
     def frames_per_second(self) -> float:
@@ -43,6 +53,7 @@ class PredictSummary:
             f"face, {len(self.skipped)} unreadable inputs skipped; {self.seconds:.1f} s, "
             f"{self.frames_per_second:.1f} frames/s"
         )
+        text += "\n" + self.times.format(self.frames) + " (decode runs beside the others)"
         return text + "".join(f"\n  skipped: {s}" for s in self.skipped)
 
 
@@ -58,31 +69,36 @@ class PredictionRunner:
 
     Args:
         detector: The AU detector.
-        find_faces: Maps an RGB frame to face boxes (:mod:`au.inference.faces`).
+        tracker: Finds and follows the faces of each source's frames; ``None``: every image is
+            one already-cropped face (``detector=none``).
         table: Where rows go.
         annotator: Where annotated media go, or ``None``.
         batch_size: Faces per model call (frames are collected until they hold this many).
-        margin: Crop margin around a detected box (see :func:`au.inference.faces.square_box`).
-        square: Cut a square around each box (``False`` when whole images are the faces).
+        margin: Crop margin around a face box (see :func:`au.prepare.common.crop_box`).
+        live: Shows each annotated frame as soon as it is scored (camera); stops the run when
+            it returns ``False``.
     """
 
     def __init__(
         self,
         detector: AUDetector,
-        find_faces: Callable[[np.ndarray], list[FaceBox]],
+        tracker: FaceTracker | None,
         table: PredictionTable,
         annotator: AnnotationWriter | None = None,
         batch_size: int = 32,
         margin: float = DEFAULT_MARGIN,
-        square: bool = True,
+        live: LiveView | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.detector, self.find_faces = detector, find_faces
-        self.table, self.annotator = table, annotator
-        self.batch_size, self.margin, self.square = batch_size, margin, square
+        self.detector, self.tracker = detector, tracker
+        self.table, self.annotator, self.live = table, annotator, live
+        self.batch_size = 1 if live is not None else batch_size  # show frames without delay
+        self.margin = margin
         self.pending: list[_FrameFaces] = []
         self.summary = PredictSummary()
+        self.times = self.summary.times
+        self._source: Source | None = None
 
     def run(
         self,
@@ -91,7 +107,7 @@ class PredictionRunner:
         max_frames: int | None = None,
         progress: bool = True,
     ) -> PredictSummary:
-        """Predict on every frame of ``sources``; Ctrl-C stops early and keeps what was done."""
+        """Predict on every frame of ``sources``; Ctrl-C (or the live window) stops early."""
         if every < 1:
             raise ValueError(f"every must be at least 1 (keep every n-th frame), got {every}")
         started = time.perf_counter()
@@ -99,13 +115,16 @@ class PredictionRunner:
         if max_frames is not None:
             counts = [max_frames if c is None else min(c, max_frames) for c in counts]
         total = None if None in counts else sum(counts)
-        frames = self._frames(sources, every, max_frames)
+        frames = read_ahead(self._frames(sources, every, max_frames), times=self.times)
         try:
             for frame in tqdm(frames, total=total, unit="frame", disable=not progress):
                 self._add(frame)
+                if self.live is not None and self.live.stopped:
+                    break
         except KeyboardInterrupt:
             log.warning("interrupted: keeping the frames processed so far")
         finally:
+            frames.close()
             self._flush()
             if self.annotator is not None:
                 self.annotator.close()
@@ -121,22 +140,41 @@ class PredictionRunner:
                 self.summary.skipped.append(f"{source.location}: {err}")
 
     def _add(self, frame: Frame) -> None:
-        boxes, crops = face_crops(
-            frame.image, self.find_faces(frame.image), self.margin, self.square
-        )
+        boxes, crops = self._faces(frame)
         self.pending.append(_FrameFaces(frame, boxes, crops))
         faces = sum(len(p.crops) for p in self.pending)
         if faces >= self.batch_size or len(self.pending) >= self.batch_size:
             self._flush()
 
+    def _faces(self, frame: Frame) -> tuple[list[FaceBox], list[np.ndarray]]:
+        image = frame.image
+        if self.tracker is None:
+            height, width = image.shape[:2]
+            return [FaceBox(0, 0, width, height)], [image]
+        if frame.source != self._source:
+            self.tracker.reset()
+            self._source = frame.source
+        with self.times.measure("detect"):
+            faces = self.tracker(image)
+        with self.times.measure("crop"):
+            size, (height, width) = self.detector.image_size, image.shape[:2]
+            boxes = [clip_box(square_box(f.box, self.margin), width, height) for f in faces]
+            crops = [
+                crop_box(image, (f.box.x, f.box.y, f.box.w, f.box.h), size, self.margin, f.roll)
+                for f in faces
+            ]
+        return boxes, crops
+
     def _flush(self) -> None:
         crops = [crop for item in self.pending for crop in item.crops]
-        predictions = self.detector.predict(crops)
+        with self.times.measure("model"):
+            predictions = self.detector.predict(crops)
         start = 0
-        for item in self.pending:
-            mine = predictions.select(slice(start, start + len(item.crops)))
-            start += len(item.crops)
-            self._emit(item, mine)
+        with self.times.measure("write"):
+            for item in self.pending:
+                mine = predictions.select(slice(start, start + len(item.crops)))
+                start += len(item.crops)
+                self._emit(item, mine)
         self.pending = []
 
     def _emit(self, item: _FrameFaces, predictions: FacePredictions) -> None:
@@ -145,11 +183,14 @@ class PredictionRunner:
         self.summary.frames += 1
         self.summary.faces += len(item.boxes)
         self.summary.no_face_frames += not item.boxes
-        if self.annotator is None:
+        if self.annotator is None and self.live is None:
             return
         labels = [
             face_label(emotion, [au for au, on in zip(aus, active, strict=True) if on])
             for emotion, active in zip(predictions.top_emotions, predictions.decisions, strict=True)
         ]
         image = annotate_frame(item.frame.image, item.boxes, predictions.top_emotions, labels)
-        self.annotator.write(item.frame, image)
+        if self.annotator is not None:
+            self.annotator.write(item.frame, image)
+        if self.live is not None:
+            self.live(image)

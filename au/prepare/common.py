@@ -124,6 +124,31 @@ def box_points(box: Sequence[float]) -> np.ndarray:
     return np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]])
 
 
+def crop_box(
+    image: np.ndarray,
+    box: Sequence[float],
+    size: int,
+    margin: float = DEFAULT_MARGIN,
+    roll: float = 0.0,
+) -> np.ndarray:
+    """Crop a ``size`` square around an ``(x, y, w, h)`` face box, turned by ``roll`` radians.
+
+    The geometry of :func:`crop_face` on the box's corners (``roll = 0`` gives exactly
+    ``crop_face(image, box_points(box), size, margin, rotate=False)``, as prepare scripts cut
+    detected faces); with a roll (from the eyes, positive when the right-hand eye is lower) the
+    box is turned about its centre and the crop comes out with the eyes level. ``au.predict``
+    cuts its faces with this function.
+    """
+    corners = box_points(box)
+    if roll == 0.0:
+        return crop_face(image, corners, size, margin, rotate=False)
+    centre = corners.mean(axis=0)
+    turn = np.array([[math.cos(roll), -math.sin(roll)], [math.sin(roll), math.cos(roll)]])
+    turned = (corners - centre) @ turn.T + centre
+    eyes = (centre, centre + turn[:, 0])
+    return crop_face(image, turned, size, margin, rotate=True, eyes=eyes)
+
+
 _DETECTOR: cv2.CascadeClassifier | None = None
 
 
