@@ -32,6 +32,7 @@ from au.metrics import baseline_f1, f1_table, per_au_metrics, select_thresholds 
 from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 from au.plots import plot_f1_bars, plot_pr_curves, plot_roc_curves, plot_training_curves  # noqa: E402
+from au.run_folder import bad_input_stops_run  # noqa: E402
 
 
 def run_dir_of(ckpt_path: str | Path) -> Path:
@@ -221,7 +222,8 @@ def _device(name: str) -> str:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="evaluate")
 def main(config: DictConfig) -> float:
     """Hydra entry point; returns the average F1 at the decision thresholds."""
-    return float(run_evaluate(config)["tuned"].iloc[-1]["f1"])
+    with bad_input_stops_run(config):
+        return float(run_evaluate(config)["tuned"].iloc[-1]["f1"])
 
 
 if __name__ == "__main__":

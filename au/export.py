@@ -39,6 +39,7 @@ from au.inference.export import (  # noqa: E402
     write_sidecar,
 )
 from au.inference.media import MediaReadError, Source, find_sources, read_frames  # noqa: E402
+from au.run_folder import bad_input_stops_run  # noqa: E402
 
 log = logging.getLogger("au.export")
 FORMATS = {"onnx": ("onnx",), "torchscript": ("torchscript",), "both": ("onnx", "torchscript")}
@@ -198,7 +199,8 @@ def run_export(config: DictConfig) -> list[ExportResult]:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="export")
 def main(config: DictConfig) -> None:
     """Hydra entry point."""
-    run_export(config)
+    with bad_input_stops_run(config):
+        run_export(config)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from au.builders import build_datamodule, build_module, build_trainer  # noqa: E402
 from au.report import condition_report, test_report, write_report  # noqa: E402
+from au.run_folder import bad_input_stops_run  # noqa: E402
 
 
 def run_fit(config: DictConfig) -> dict:
@@ -37,6 +38,7 @@ def run_fit(config: DictConfig) -> dict:
         started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=config.get("ckpt_path"))
         facts = run_facts(config, module, time.perf_counter() - started)
+        facts["data_read"] = {"index": str(datamodule.index.root), "frames": sizes}
         print(
             f"training took {facts['train_seconds']:.0f} s; best checkpoint: "
             f"{trainer.checkpoint_callback.best_model_path}"
@@ -89,7 +91,8 @@ def finish_wandb(trainer: L.Trainer) -> None:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="fit")
 def main(config: DictConfig) -> float | None:
     """Hydra entry point; returns test/f1 (for sweepers)."""
-    return run_fit(config).get("test/f1")
+    with bad_input_stops_run(config):
+        return run_fit(config).get("test/f1")
 
 
 if __name__ == "__main__":

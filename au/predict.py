@@ -31,6 +31,7 @@ from au.inference.media import MediaReadError, Source, find_sources  # noqa: E40
 from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
 from au.inference.records import PredictionTable, prediction_columns  # noqa: E402
 from au.inference.tracking import FaceTracker  # noqa: E402
+from au.run_folder import bad_input_stops_run  # noqa: E402
 
 
 def build_tracker(config: DictConfig) -> FaceTracker | None:
@@ -94,7 +95,8 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="predict")
 def main(config: DictConfig) -> None:
     """Hydra entry point."""
-    run_predict(config)
+    with bad_input_stops_run(config):
+        run_predict(config)
 
 
 if __name__ == "__main__":
