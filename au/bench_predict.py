@@ -3,11 +3,17 @@
 Times the model part of ``au.predict`` (normalised face crops in, AU probabilities and decisions
 out) for each backbone and input size, on random-init weights (speed does not depend on them),
 and prints one table of frames (faces) per second; then the median time of the work around the
-model (Haar face detection per frame, cropping and preprocessing per face). A default run takes
-about a minute on 2 idle cores (numbers vary by +-30% when other processes share them).
+model (Haar face detection per frame, cropping and preprocessing per face). Then the whole
+predict path, end to end, in both runtimes: a 640x480 video with one face (faces detected every
+``--detect-every`` frames and tracked between, eyes levelled, decoding in a background thread)
+and a folder of face crops (``detector=none``), with the time per frame of every stage. Both
+runtimes use the same number of threads and ONNX Runtime does not spin (its idle threads would
+otherwise slow PyTorch down while they take turns). A default run takes about two minutes on 2
+idle cores (numbers vary by +-30% when other processes share them).
 
 Examples:
     python -m au.bench_predict
+    python -m au.bench_predict --backbones mobilenet_v2 --sizes 224      # the issue-18 figures
     python -m au.bench_predict --backbones mobilenet_v1 densenet201 --sizes 224 --int8
 """
 
@@ -30,13 +36,11 @@ from tabulate import tabulate  # noqa: E402
 from au.aus import DISFA_DETECTION_AUS  # noqa: E402
 from au.data.dataset import read_image  # noqa: E402
 from au.data.transforms import eval_transform, normalization  # noqa: E402
-from au.inference.export import (  # noqa: E402
-    ThresholdedDetector,
-    export_onnx,
-    onnx_session,
-    quantize_onnx,
-)
+from au.inference import end_to_end  # noqa: E402
+from au.inference.detector import AUDetector  # noqa: E402
+from au.inference.export import ThresholdedDetector, export_onnx, quantize_onnx  # noqa: E402
 from au.inference.faces import HaarFaceDetector, face_crops  # noqa: E402
+from au.inference.runtime import OnnxRuntime, onnx_session  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 
 BACKBONES = ("mobilenet_v1", "mobilenet_v2", "densenet121")
@@ -78,7 +82,7 @@ def bench_one(backbone: str, size: int, args: argparse.Namespace, folder: Path) 
     images = torch.randn(args.batch_size, 3, size, size)
 
     def pytorch_batch() -> torch.Tensor:
-        with torch.inference_mode():
+        with torch.no_grad():  # as au.bench times inference
             return torch.sigmoid(module(images)) > module.thresholds
 
     path = export_onnx(ThresholdedDetector(module), folder / f"{backbone}-{size}.onnx", images[:1])
@@ -131,6 +135,35 @@ def _median_ms(work: Callable[[], object], repeats: int) -> float:
     return 1000 * float(np.median(times[1:]))
 
 
+def end_to_end_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
+    """Frames/s of the whole predict path on a video and on a folder of crops, per runtime."""
+    backbone, size = args.backbones[0], args.sizes[0]
+    module = random_detector(backbone, size)
+    example = torch.randn(1, 3, size, size)
+    path = export_onnx(ThresholdedDetector(module), folder / "e2e.onnx", example)
+    runtimes = {"PyTorch": None, "ONNX Runtime": OnnxRuntime(path, args.threads)}
+    video = end_to_end.write_face_video(folder / "face640x480.avi", args.video_frames)
+    crops = end_to_end.write_face_crops(folder / "crops", args.crops, size)
+    rows = []
+    for name, runtime in runtimes.items():
+        detector = AUDetector(module, runtime=runtime)
+        inputs = {
+            f"video 640x480, detect every {args.detect_every}": (
+                video,
+                end_to_end.video_tracker(args.detect_every, max_side=args.max_side),
+            ),
+            f"folder of {args.crops} crops ({size} px JPEG)": (crops, None),
+        }
+        for label, (location, tracker) in inputs.items():
+            summary = end_to_end.run_on(detector, location, tracker, args.batch_size)
+            row = {"input": label, "runtime": name, "frames/s": summary.frames_per_second}
+            row.update(
+                {f"{k} ms": v for k, v in summary.times.per_frame_ms(summary.frames).items()}
+            )
+            rows.append(row)
+    return rows
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -140,6 +173,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=10, help="timed batches per number")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--int8", action="store_true", help="also time the int8 ONNX model")
+    parser.add_argument("--video-frames", type=int, default=600, help="end-to-end video length")
+    parser.add_argument("--crops", type=int, default=320, help="end-to-end folder of crops")
+    parser.add_argument("--detect-every", type=int, default=5, help="end-to-end video")
+    parser.add_argument("--max-side", type=int, default=320, help="Haar detection image side")
+    parser.add_argument("--no-end-to-end", action="store_true", help="model and front end only")
     return parser.parse_args(argv)
 
 
@@ -161,7 +199,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(tabulate(rows, headers="keys", tablefmt="github", floatfmt=".1f"))
     around = front_end_milliseconds(args.sizes, args.iterations)
     print("outside the model, median ms: " + ", ".join(f"{k} {v:.2f}" for k, v in around.items()))
-    return rows
+    if args.no_end_to_end:
+        return rows
+    with tempfile.TemporaryDirectory() as folder:
+        whole = end_to_end_rows(args, Path(folder))
+    print(
+        f"\nend to end ({args.backbones[0]} at {args.sizes[0]} px, batch {args.batch_size}): "
+        "frames/s of the whole predict path and ms per frame of each stage (decode runs in a "
+        "background thread, beside the others; write includes emotions and CSV/JSON rows)"
+    )
+    print(tabulate(whole, headers="keys", tablefmt="github", floatfmt=".1f"))
+    return rows + whole
 
 
 if __name__ == "__main__":

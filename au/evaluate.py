@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from au.builders import to_dict  # noqa: E402
 from au.data.datamodule import AUDataModule  # noqa: E402
+from au.inference.runtime import build_runtime  # noqa: E402
 from au.metrics import baseline_f1, f1_table, per_au_metrics, select_thresholds  # noqa: E402
 from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
@@ -94,25 +95,31 @@ def evaluation_datamodule(config: DictConfig, model: AULitModule, ckpt_path: Pat
 
 
 @torch.inference_mode()
-def predict_split(model: AULitModule, datamodule: AUDataModule, split: str) -> dict:
-    """Probabilities (N, A), labels (N, A) and masks (N, A) of a split, in row order."""
+def predict_split(model: AULitModule, datamodule: AUDataModule, split: str, runtime=None) -> dict:
+    """Probabilities (N, A), labels (N, A) and masks (N, A) of a split, in row order.
+
+    ``runtime`` (:mod:`au.inference.runtime`, e.g. ONNX Runtime) replaces the PyTorch model.
+    """
     device = next(model.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {"probs": [], "labels": [], "mask": []}
     for batch in datamodule.loader(split, shuffle=False):
-        logits = model(batch["image"].to(device))  # (B, A)
-        parts["probs"].append(torch.sigmoid(logits.double()).cpu())
+        if runtime is not None:
+            probs = torch.from_numpy(runtime(batch["image"].numpy())).double()  # (B, A)
+        else:
+            probs = torch.sigmoid(model(batch["image"].to(device)).double()).cpu()  # (B, A)
+        parts["probs"].append(probs)
         parts["labels"].append(batch["labels"])
         parts["mask"].append(batch["mask"])
     return {key: torch.cat(values) for key, values in parts.items()}
 
 
 def decision_thresholds(
-    model: AULitModule, datamodule: AUDataModule, retune: bool
+    model: AULitModule, datamodule: AUDataModule, retune: bool, runtime=None
 ) -> tuple[torch.Tensor, str]:
     """The checkpoint's thresholds, or thresholds re-tuned on the validation subjects."""
     if not retune:
         return model.thresholds.double().cpu(), "checkpoint (tuned on validation subjects)"
-    val = predict_split(model, datamodule, "val")
+    val = predict_split(model, datamodule, "val", runtime)
     thresholds, _ = select_thresholds(val["probs"], val["labels"], val["mask"])
     return thresholds.double(), "re-tuned on the validation subjects"
 
@@ -195,8 +202,11 @@ def run_evaluate(config: DictConfig) -> dict:
     out_dir = Path(config.paths.output_dir)
     model = AULitModule.load_detector(ckpt_path, map_location=_device(config.device))
     datamodule = evaluation_datamodule(config, model, ckpt_path)
-    thresholds, source = decision_thresholds(model, datamodule, config.retune)
-    predictions = predict_split(model, datamodule, config.split)
+    runtime = None
+    if config.get("runtime", "torch") != "torch":
+        runtime = build_runtime(config.runtime, model, ckpt_path, threads=config.get("threads"))
+    thresholds, source = decision_thresholds(model, datamodule, config.retune, runtime)
+    predictions = predict_split(model, datamodule, config.split, runtime)
     tables = score(predictions, model.aus, thresholds, datamodule.train_prevalence())
     facts = {
         "checkpoint": str(ckpt_path),
@@ -204,6 +214,7 @@ def run_evaluate(config: DictConfig) -> dict:
         "frames": len(predictions["probs"]),
         "subjects": datamodule.subjects[config.split],
         "threshold_source": source,
+        "runtime": config.get("runtime", "torch"),
         "checkpoint_thresholds": model.thresholds.cpu().tolist(),
     }
     text = write_evaluation(tables, facts, out_dir)
