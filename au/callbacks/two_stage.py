@@ -31,7 +31,9 @@ class TwoStageFineTuning(Callback):
         train_bn: Let BatchNorm layers of unfrozen blocks train (and update statistics).
         monitor: Validation metric to watch; ``mode`` ``"max"`` or ``"min"``.
         cache_features: Train stage 1 on backbone features computed once (train and val
-            images with evaluation preprocessing, i.e. no augmentation in stage 1). Needs an
+            images with evaluation preprocessing, i.e. no augmentation in stage 1); with
+            ``stage2_epochs=0`` the backbone never trains and the test runs on cached
+            features too. Needs an
             :class:`~au.data.datamodule.AUDataModule` and ``reload_dataloaders_every_n_epochs=1``.
         feature_cache_dir: Where cached features are kept between runs (``None``: memory only).
     """
@@ -82,12 +84,14 @@ class TwoStageFineTuning(Callback):
             pl_module.freeze_backbone()
             pl_module.unfreeze_backbone(self.unfreeze_last_blocks, self.train_bn)
 
-    def _install_features(self, datamodule, pl_module: L.LightningModule) -> None:
+    def _install_features(
+        self, datamodule, pl_module: L.LightningModule, splits=("train", "val")
+    ) -> None:
         if datamodule is None or not hasattr(datamodule, "use_features"):
             raise ValueError("schedule.cache_features needs an AUDataModule passed to fit()")
         if not trainer_reloads_loaders(pl_module.trainer):
             raise ValueError("schedule.cache_features needs reload_dataloaders_every_n_epochs=1")
-        for split in ("train", "val"):
+        for split in splits:
             view = datamodule.eval_view(split)
             features = cached_features(
                 pl_module.backbone,
@@ -126,11 +130,13 @@ class TwoStageFineTuning(Callback):
 
     def _start_stage2(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         self.stage, self.stage2_start_epoch = 2, epoch
-        if trainer.datamodule is not None and hasattr(trainer.datamodule, "use_images"):
-            trainer.datamodule.use_images()
         if self.stage2_epochs == 0:
             trainer.should_stop = True
+            if self.cache_features:  # the backbone never trains: test on its cached features
+                self._install_features(trainer.datamodule, pl_module, splits=("test",))
             return
+        if trainer.datamodule is not None and hasattr(trainer.datamodule, "use_images"):
+            trainer.datamodule.use_images()
         pl_module.unfreeze_backbone(self.unfreeze_last_blocks, self.train_bn)
         for optimizer in trainer.optimizers:
             backbone_lr = next(g["lr"] for g in optimizer.param_groups if g["name"] == "backbone")
