@@ -19,7 +19,15 @@ FACS letters are kept in each prototype's ``code`` but do not enter the score: a
 are bilateral occurrence detectors, so intensity (A-E) and side (L/R) cannot be seen. Contempt is
 unilateral (R12A+R14A); its AU12 gets weight 0.5 because a bilateral AU12 is the happiness cue.
 
-Scoring rule (:func:`emotion_scores`), for AU probabilities ``p`` over the model's AUs ``M``:
+Two scoring rules are kept by name (``rule=`` of :func:`emotion_scores` and
+:func:`predict_emotion`) so that a record can compare them:
+
+- ``"calibrated"`` (:mod:`au.emotion_evidence`): each AU's evidence relative to its own tuned
+  threshold, ``logit(p) - logit(t)``, so "on" means on; neutral scores high when no prototype AU
+  is on. Pass the detector's ``thresholds``.
+- ``"prototype_v1"`` (the first rule, the default until callers pass thresholds), below.
+
+Rule ``"prototype_v1"``, for AU probabilities ``p`` over the model's AUs ``M``:
 
 - a prototype ``P`` with weights ``w`` scores the soft Jaccard (Tanimoto) similarity between
   ``p`` and ``P`` restricted to ``M``:
@@ -43,6 +51,7 @@ import pandas as pd
 import torch
 
 from au.aus import parse_au, parse_aus
+from au.emotion_evidence import calibrated_scores, carrying_aus
 
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust", "contempt",
@@ -61,6 +70,11 @@ EMOTION_SYNONYMS: dict[str, str] = {
 }  # fmt: skip
 
 _FACS_TOKEN = re.compile(r"^([LRTU]?)(\d+)([A-E*]?)$")
+#: Scoring rules by name; the first is the default.
+RULES: tuple[str, ...] = ("prototype_v1", "calibrated")
+#: Least covered fraction of a prototype's weight for it to be scored, per rule. The calibrated
+#: rule counts AUs the model lacks as "no evidence", so any covered AU may carry an emotion.
+DEFAULT_MIN_COVERAGE = {"prototype_v1": 0.5, "calibrated": 0.0}
 
 
 def parse_emotion(name: str) -> str:
@@ -154,29 +168,34 @@ def emotion_scores(
     au_probs: np.ndarray | torch.Tensor,
     aus: Sequence[str],
     emotions: Sequence[str] = EMOTIONS,
-    min_coverage: float = 0.5,
+    min_coverage: float | None = None,
     prototypes: Mapping[str, Sequence[Prototype]] = PROTOTYPES,
+    rule: str = "prototype_v1",
+    thresholds: np.ndarray | torch.Tensor | float | None = None,
 ) -> np.ndarray | torch.Tensor:
-    """Score emotions from AU probabilities with the rule in the module docstring.
+    """Score emotions from AU probabilities with one of the rules in the module docstring.
 
     Args:
         au_probs: AU probabilities in [0, 1], ``(..., A)`` (sigmoid outputs, not logits).
         aus: The model's AUs, in the order of the last axis.
         emotions: Emotions to score, in output order (synonyms accepted).
-        min_coverage: Least covered fraction of a prototype's weight for it to be scored.
+        min_coverage: Least covered fraction of a prototype's weight for it to be scored
+            (``None``: the rule's :data:`DEFAULT_MIN_COVERAGE`).
         prototypes: Prototypes per emotion; defaults to :data:`PROTOTYPES`.
+        rule: ``"prototype_v1"`` or ``"calibrated"`` (:data:`RULES`).
+        thresholds: The calibrated rule's per-AU thresholds ``(A,)`` (0.5 when ``None``).
 
     Returns:
         Scores ``(..., E)`` of the input's type; NaN for emotions the model cannot express.
+        ``calibrated`` scores are a softmax over the expressible emotions.
     """
     keys, names = parse_aus(aus), [parse_emotion(e) for e in emotions]
-    probs = torch.as_tensor(au_probs)  # (..., A)
-    if not probs.is_floating_point():
-        probs = probs.float()
-    if probs.shape[-1:] != (len(keys),):
-        raise ValueError(f"au_probs has shape {tuple(probs.shape)}; expected (..., {len(keys)})")
-    if probs.numel() and (probs.min() < 0 or probs.max() > 1):
-        raise ValueError("au_probs must be probabilities in [0, 1]; apply a sigmoid to logits")
+    probs = _checked_probs(au_probs, keys)  # (..., A)
+    min_coverage = _min_coverage(rule, min_coverage)
+    if rule == "calibrated":
+        usable = {n: _usable_prototypes(n, keys, min_coverage, prototypes) for n in names}
+        result = calibrated_scores(probs, keys, names, usable, prototypes, thresholds)
+        return result if isinstance(au_probs, torch.Tensor) else result.numpy()
     nan = torch.full(probs.shape[:-1], float("nan"), dtype=probs.dtype, device=probs.device)
     columns, scored = {}, []
     for name in (n for n in names if n != "neutral"):
@@ -188,6 +207,23 @@ def emotion_scores(
     columns["neutral"] = 1 - best
     result = torch.stack([columns[name] for name in names], -1)  # (..., E)
     return result if isinstance(au_probs, torch.Tensor) else result.numpy()
+
+
+def _checked_probs(au_probs: np.ndarray | torch.Tensor, keys: list[str]) -> torch.Tensor:
+    probs = torch.as_tensor(au_probs)  # (..., A)
+    if not probs.is_floating_point():
+        probs = probs.float()
+    if probs.shape[-1:] != (len(keys),):
+        raise ValueError(f"au_probs has shape {tuple(probs.shape)}; expected (..., {len(keys)})")
+    if probs.numel() and (probs.min() < 0 or probs.max() > 1):
+        raise ValueError("au_probs must be probabilities in [0, 1]; apply a sigmoid to logits")
+    return probs
+
+
+def _min_coverage(rule: str, min_coverage: float | None) -> float:
+    if rule not in RULES:
+        raise ValueError(f"unknown emotion rule {rule!r}; known: {', '.join(RULES)}")
+    return DEFAULT_MIN_COVERAGE[rule] if min_coverage is None else min_coverage
 
 
 def _usable_prototypes(
@@ -209,21 +245,27 @@ def predict_emotion(
     au_probs: np.ndarray | torch.Tensor,
     aus: Sequence[str],
     emotions: Sequence[str] = EMOTIONS,
-    min_coverage: float = 0.5,
+    min_coverage: float | None = None,
     prototypes: Mapping[str, Sequence[Prototype]] = PROTOTYPES,
+    rule: str = "prototype_v1",
+    thresholds: np.ndarray | torch.Tensor | float | None = None,
 ) -> np.ndarray:
     """Return the best-scoring expressible emotion per face: names of shape ``(...)``.
+
+    Arguments as for :func:`emotion_scores`.
 
     Raises:
         ValueError: If none of ``emotions`` is expressible with ``aus``.
     """
     names = [parse_emotion(e) for e in emotions]
     keys = parse_aus(aus)
+    min_coverage = _min_coverage(rule, min_coverage)
     if not any(
         n == "neutral" or _usable_prototypes(n, keys, min_coverage, prototypes) for n in names
     ):
         raise ValueError(f"none of {names} is expressible with AUs {keys} at {min_coverage=}")
-    scores = torch.as_tensor(emotion_scores(au_probs, keys, names, min_coverage, prototypes))
+    scores = emotion_scores(au_probs, keys, names, min_coverage, prototypes, rule, thresholds)
+    scores = torch.as_tensor(scores)
     index = torch.nan_to_num(scores.double(), nan=-np.inf).argmax(-1)  # (...,)
     return np.asarray(names)[index.cpu().numpy()]
 
@@ -243,7 +285,8 @@ def emotion_coverage(
         and ``lacks`` (its AU keys the model has / lacks), ``coverage`` (covered weight fraction),
         ``verdict`` ("expressible" = 1, "partial" >= 0.5, "barely covered" > 0, "not
         expressible" = 0), ``scored`` (coverage >= ``min_coverage``), ``canonical`` and
-        ``canonical_coverage`` (the emotion's first, canonical prototype).
+        ``canonical_coverage`` (the emotion's first, canonical prototype), ``carried_by`` (the
+        model's AUs that carry the emotion under the calibrated rule; empty: not scored there).
     """
     keys = parse_aus(aus)
     rows = []
@@ -264,6 +307,7 @@ def emotion_coverage(
                 "scored": coverage >= min_coverage,
                 "canonical": canonical.code,
                 "canonical_coverage": canonical.coverage(keys),
+                "carried_by": carrying_aus(prototypes[name], keys),
             }
         )
     return pd.DataFrame(rows)
