@@ -9,6 +9,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from au.builders import build_datamodule, build_module, build_trainer  # noqa: E402
+from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
 from au.report import condition_report, test_report, write_report  # noqa: E402
 from au.run_folder import bad_input_stops_run  # noqa: E402
 
@@ -50,6 +52,7 @@ def run_fit(config: DictConfig) -> dict:
         conditions = condition_report(module, datamodule)
         report = test_report(module, datamodule)
         text = write_report(report, conditions, output_dir / "results", extra=facts)
+        log_subject_counts(trainer, report["predictions"])
         print("\n" + text + f"\nresults: {output_dir / 'results'}")
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     finally:
@@ -78,6 +81,14 @@ def log_summary(trainer: L.Trainer, facts: dict) -> None:
             logger.experiment.summary.update(
                 {"params": facts["params"], "train_seconds": facts["train_seconds"]}
             )
+
+
+def log_subject_counts(trainer: L.Trainer, predictions) -> None:
+    """Put per-subject TP/FP/FN counts into the W&B summary (``au.compare --wandb`` CIs)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+            counts = SubjectCounts.from_predictions(predictions).to_json()
+            logger.experiment.summary.update({"test/subject_counts": json.dumps(counts)})
 
 
 def finish_wandb(trainer: L.Trainer) -> None:

@@ -227,3 +227,19 @@ def test_threshold_free_scores_sit_beside_average_f1(fake_runs):
     header, mobile_bce = text.splitlines()[0], next(r for r in text.splitlines() if MOBILE in r)
     assert "| F1@0.5 " in header and "| ROC-AUC " in header
     assert "45.0 ± 7.1" in mobile_bce and "80.5 ± 0.7" in mobile_bce
+
+
+def test_loss_cv_grid_is_losses_by_seeds_by_folds_on_stage_one():
+    grid = sweep_jobs("loss_cv")
+    assert len(grid) == 4 * 3 * 3
+    seen = set()
+    for num, job in enumerate(grid):
+        config = compose_job("loss_cv", job, num)
+        assert config.schedule.stage2_epochs == 0 and config.schedule.cache_features
+        key = (config.model.loss.name, config.seed, config.data.fold)
+        assert f"fold{config.data.fold}-seed{config.seed}" in config.hydra.sweep.subdir
+        seen.add(key)
+    assert len(seen) == 36
+    lsep = compose_job("loss_cv", ["loss=lsep", "seed=0", "data.fold=1"], 0)
+    assert lsep.model.decision.name == "auto"  # resolved to frame_threshold for LSEP
+    assert "-lsep-auto-fold1-seed0" in lsep.hydra.sweep.subdir
