@@ -51,6 +51,8 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
     data_config = dict(
         image_size=datamodule.image_size, channels=datamodule.channels, mean=mean, std=std
     )
+    if getattr(datamodule, "clahe", False):
+        data_config["clahe"] = True  # au.predict and au.evaluate preprocess the same way
     return AULitModule(
         aus=datamodule.aus,
         backbone=model["backbone"],

@@ -63,7 +63,11 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
     """
     sources = find_sources(config.input)
     detector = AUDetector.from_checkpoint(
-        config.ckpt_path, device=config.device, runtime=config.runtime, threads=config.threads
+        config.ckpt_path,
+        device=config.device,
+        runtime=config.runtime,
+        threads=config.threads,
+        clahe=config.clahe,
     )
     print(detector.coverage())
     live = LiveView(show) if show is not None else build_live_view(config, sources)

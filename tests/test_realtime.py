@@ -251,3 +251,31 @@ def test_evaluate_in_onnx_runtime_scores_as_pytorch(ckpt, tmp_path):
     np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-5)
     f1 = [results[r]["tuned"].iloc[-1]["f1"] for r in ("torch", "onnx")]
     assert f1[1] == pytest.approx(f1[0], abs=1e-3)
+
+
+# ---- low light ----------------------------------------------------------------------------
+def test_low_light_normalisation_lifts_a_dark_face_and_follows_the_checkpoint():
+    import torch
+
+    from au.data.transforms import eval_transform, normalization, train_transform
+    from au.models.module import AULitModule
+
+    face = synthetic_faces(1, size=96)[0]
+    dark = (face * 0.3).astype(np.uint8)  # a third of the light
+    plain, levelled = (eval_transform(96, clahe=c)(image=dark)["image"] for c in (False, True))
+    assert levelled.std() > 1.3 * plain.std()  # contrast comes back (1.42x when written)
+    lit = eval_transform(96, clahe=True)(image=face)["image"]
+    assert (levelled - lit).abs().mean() < 0.9 * (plain - lit).abs().mean()  # 0.81x
+    assert train_transform(96, clahe=True, affine=0, hflip=0, color=0)(image=dark)["image"].equal(
+        levelled
+    )
+    mean, std = normalization(3)
+    torch.manual_seed(0)
+    config = {"image_size": 48, "channels": 3, "mean": mean, "std": std, "clahe": True}
+    module = AULitModule(
+        aus=["AU1", "AU12"], backbone={"name": "test_efficientnet", "pretrained": False},
+        data_config=config,
+    )  # fmt: skip
+    assert AUDetector(module).clahe and not AUDetector(module, clahe=False).clahe
+    with_clahe = AUDetector(module).probabilities([dark])
+    assert not np.allclose(with_clahe, AUDetector(module, clahe=False).probabilities([dark]))

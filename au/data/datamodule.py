@@ -69,6 +69,8 @@ class AUDataModule(L.LightningDataModule):
         cache_images: Keep decoded images in memory.
         augment: Keyword arguments of :func:`au.data.transforms.train_transform`, or
             ``False`` for no augmentation.
+        clahe: Contrast-normalise every crop (CLAHE) in training and evaluation, for low
+            light (:func:`au.data.transforms.contrast_normalization`).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class AUDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         cache_images: bool = False,
         augment: dict | bool | None = None,
+        clahe: bool = False,
         name: str = "index",
     ):
         super().__init__()
@@ -112,6 +115,7 @@ class AUDataModule(L.LightningDataModule):
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.cache_images = cache_images
         self.augment = augment
+        self.clahe = clahe
         self.name = name
         self.index: AUIndex | None = None
         self.subjects: dict[str, list[str]] = {}
@@ -205,18 +209,20 @@ class AUDataModule(L.LightningDataModule):
 
     def _transform(self, split: str):
         if split == "train" and self.augment is not False:
-            return train_transform(self.image_size, self.channels, **dict(self.augment or {}))
-        return eval_transform(self.image_size, self.channels)
+            augment = {"clahe": self.clahe, **dict(self.augment or {})}
+            return train_transform(self.image_size, self.channels, **augment)
+        return eval_transform(self.image_size, self.channels, self.clahe)
 
     def eval_view(self, split: str) -> AUImageDataset:
         """The images of a split with deterministic (evaluation) preprocessing."""
         view = copy.copy(self.datasets[split])
-        view.transform = eval_transform(self.image_size, self.channels)
+        view.transform = eval_transform(self.image_size, self.channels, self.clahe)
         return view
 
     def preprocessing_key(self) -> str:
         """Describes the deterministic preprocessing (part of the feature-cache key)."""
-        return f"eval:size={self.image_size}:channels={self.channels}:imagenet-norm"
+        clahe = ":clahe" if self.clahe else ""
+        return f"eval:size={self.image_size}:channels={self.channels}{clahe}:imagenet-norm"
 
     def train_prevalence(self) -> torch.Tensor:
         """Positive rate of each AU among coded training labels (A,)."""

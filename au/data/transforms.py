@@ -18,10 +18,18 @@ def normalization(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return (sum(IMAGENET_MEAN) / 3,), (sum(IMAGENET_STD) / 3,)
 
 
-def eval_transform(image_size: int, channels: int = 3) -> A.Compose:
-    """Deterministic preprocessing: resize, normalise, to a (C, H, W) float tensor."""
+def contrast_normalization() -> A.CLAHE:
+    """CLAHE on the face crop (lightness only for RGB): evens out low and uneven light."""
+    return A.CLAHE(clip_limit=(2.0, 2.0), tile_grid_size=(4, 4), p=1.0)
+
+
+def eval_transform(image_size: int, channels: int = 3, clahe: bool = False) -> A.Compose:
+    """Deterministic preprocessing: [CLAHE,] resize, normalise, to a (C, H, W) float tensor."""
     mean, std = normalization(channels)
-    return A.Compose([A.Resize(image_size, image_size), A.Normalize(mean, std), ToTensorV2()])
+    first = [contrast_normalization()] if clahe else []
+    return A.Compose(
+        [*first, A.Resize(image_size, image_size), A.Normalize(mean, std), ToTensorV2()]
+    )
 
 
 def train_transform(
@@ -33,15 +41,21 @@ def train_transform(
     translate: float = 0.04,
     scale: Sequence[float] = (0.93, 1.07),
     color: float = 0.5,
+    clahe: bool = False,
 ) -> A.Compose:
     """Training augmentation: small affine jitter, horizontal flip, brightness/contrast.
+
+    With ``clahe`` every crop is first contrast-normalised (:func:`contrast_normalization`),
+    as :func:`eval_transform` does with it.
 
     A flip is safe for the bilateral AUs au detects by default; disable it (``hflip=0``) for
     unilateral AUs such as contempt's R14.
     """
     mean, std = normalization(channels)
+    first = [contrast_normalization()] if clahe else []
     return A.Compose(
         [
+            *first,
             A.Affine(
                 scale=tuple(scale),
                 translate_percent=(-translate, translate),

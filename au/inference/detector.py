@@ -50,6 +50,7 @@ class AUDetector:
         emotions: Emotions to score from the AU probabilities (:mod:`au.emotions`).
         runtime: Maps normalised crops (N, C, H, W) to probabilities (N, A)
             (:mod:`au.inference.runtime`); ``None``: the PyTorch model on ``device``.
+        clahe: Contrast-normalise crops (CLAHE); ``None``: as the model was trained.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class AUDetector:
         device: str = "cpu",
         emotions: Sequence[str] = EMOTIONS,
         runtime=None,
+        clahe: bool | None = None,
     ):
         self.model = model.eval().to(device)
         self.device = torch.device(device)
@@ -68,7 +70,8 @@ class AUDetector:
         self.image_size = int(self.data_config["image_size"])
         self.channels = int(self.data_config["channels"])
         self.emotions = list(emotions)
-        self.transform = eval_transform(self.image_size, self.channels)
+        self.clahe = bool(self.data_config.get("clahe", False) if clahe is None else clahe)
+        self.transform = eval_transform(self.image_size, self.channels, self.clahe)
         _check_normalization(self.data_config, self.channels)
 
     @classmethod
