@@ -249,7 +249,7 @@ def test_evaluate_in_onnx_runtime_scores_as_pytorch(ckpt, tmp_path):
     torch_probs = results["torch"]["predictions"]["probs"].numpy()
     onnx_probs = results["onnx"]["predictions"]["probs"].numpy()
     np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-5)
-    f1 = [results[r]["tuned"].iloc[-1]["f1"] for r in ("torch", "onnx")]
+    f1 = [results[r]["result"].score for r in ("torch", "onnx")]
     assert f1[1] == pytest.approx(f1[0], abs=1e-3)
 
 

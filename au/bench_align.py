@@ -1,0 +1,135 @@
+"""``python -m au.bench_align``: faces found, aligned crops and CLAHE on the synthetic set.
+
+On the test subjects of a checkpoint trained on the synthetic set, it prints:
+1. the Haar face detector's recall per nuisance condition (clean, low light, glasses, head
+   roll >= 5 degrees, occlusion), each frame placed in the middle of a canvas twice its size;
+2. the average AU F1 (checkpoint thresholds) on frames with roll >= 5 degrees whose face was
+   found, for crops cut around the Haar box without and with eye levelling (and the whole frame,
+   as the model was trained);
+3. the average AU F1 on low-light frames without and with CLAHE at prediction time.
+
+Example:
+    python -m au.bench_align ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from au.data.dataset import read_image  # noqa: E402
+from au.evaluate import checkpoint_data_settings  # noqa: E402
+from au.inference.align import EyeFinder, roll_of  # noqa: E402
+from au.inference.detector import AUDetector  # noqa: E402
+from au.inference.faces import HaarFaceDetector  # noqa: E402
+from au.metrics import per_au_metrics  # noqa: E402
+from au.prepare.common import crop_box  # noqa: E402
+
+CONDITIONS = {
+    "clean": "low_light == 0 and glasses == 'none' and abs(roll) < 5 and occlusion == 'none'",
+    "low light": "low_light == 1",
+    "glasses": "glasses != 'none'",
+    "roll >= 5 deg": "abs(roll) >= 5",
+    "occlusion": "occlusion != 'none'",
+    "all": "frame == frame",
+}
+
+
+def test_frames(ckpt_path: Path) -> tuple[pd.DataFrame, Path, int]:
+    """The index rows of the checkpoint's test subjects, their folder, the positive level."""
+    from au.data.synthetic import SyntheticConfig, ensure_synthetic
+
+    settings = checkpoint_data_settings(ckpt_path)
+    folder = ensure_synthetic(SyntheticConfig(**settings["synthetic"]))
+    table = pd.read_csv(folder / "index.csv")
+    return table[table["fold"] == settings["fold"]], folder, settings["positive_threshold"]
+
+
+def average_f1(detector: AUDetector, crops: list[np.ndarray], rows: pd.DataFrame, level: int):
+    """Average F1 (%) over the model's AUs at its thresholds."""
+    probabilities = torch.from_numpy(detector.probabilities(crops)).double()
+    labels = torch.from_numpy((rows[detector.aus].to_numpy() >= level).astype(np.float64))
+    table = per_au_metrics(
+        probabilities,
+        labels,
+        torch.ones_like(labels),
+        detector.aus,
+        torch.from_numpy(detector.thresholds),
+    )
+    return round(100 * float(table.iloc[-1]["f1"]), 1)
+
+
+def find_faces(rows: pd.DataFrame, folder: Path) -> list[dict]:
+    """For each frame: the image on a canvas, the largest Haar face and its eyes."""
+    haar, eyes, found = HaarFaceDetector(), EyeFinder(), []
+    for path in rows["path"]:
+        frame = read_image(folder / path, 3)
+        side = frame.shape[0] // 2
+        canvas = cv2.copyMakeBorder(frame, side, side, side, side, cv2.BORDER_REPLICATE)
+        faces = haar(canvas)
+        face = faces[0] if faces else None
+        pair = eyes(canvas, face) if face is not None else None
+        found.append({"frame": frame, "canvas": canvas, "face": face, "eyes": pair})
+    return found
+
+
+def main(argv: list[str]) -> None:
+    """Run the three measurements and print their tables."""
+    ckpt_path = Path(next(a.split("=", 1)[1] for a in argv if a.startswith("ckpt_path=")))
+    rows, folder, level = test_frames(ckpt_path)
+    detector = AUDetector.from_checkpoint(ckpt_path)
+    found = find_faces(rows, folder)
+    has_face = np.array([f["face"] is not None for f in found])
+    has_eyes = np.array([f["eyes"] is not None for f in found])
+    recall = []
+    for name, query in CONDITIONS.items():
+        chosen = rows.eval(query).to_numpy()
+        recall.append(
+            {"condition": name, "frames": int(chosen.sum()),
+             "face recall %": round(100 * has_face[chosen].mean(), 1),
+             "both eyes found %": round(100 * has_eyes[chosen].mean(), 1)}
+        )  # fmt: skip
+    print(f"{len(rows)} test frames of {folder}\n")
+    print(tabulate(recall, headers="keys", tablefmt="github"))
+    rolled = (rows["roll"].abs() >= 5).to_numpy() & has_face
+    picked = [f for f, keep in zip(found, rolled, strict=True) if keep]
+    size = detector.image_size
+
+    def crops(align: bool) -> list[np.ndarray]:
+        out = []
+        for item in picked:
+            face = item["face"]
+            roll = roll_of(item["eyes"]) if align and item["eyes"] is not None else 0.0
+            out.append(crop_box(item["canvas"], (face.x, face.y, face.w, face.h), size, 0.15, roll))
+        return out
+
+    subset = rows[rolled]
+    table = [
+        {"crop": "Haar box, not aligned", "F1": average_f1(detector, crops(False), subset, level)},
+        {"crop": "Haar box, eyes levelled", "F1": average_f1(detector, crops(True), subset, level)},
+        {"crop": "whole frame (as trained)",
+         "F1": average_f1(detector, [f["frame"] for f in picked], subset, level)},
+    ]  # fmt: skip
+    print(f"\nroll >= 5 deg, face found: {len(subset)} frames\n")
+    print(tabulate(table, headers="keys", tablefmt="github"))
+    dark = rows["low_light"].to_numpy() == 1
+    frames = [f["frame"] for f, keep in zip(found, dark, strict=True) if keep]
+    lit = []
+    for clahe in (False, True):
+        model = AUDetector(detector.model, clahe=clahe)
+        lit.append({"CLAHE": clahe, "F1": average_f1(model, frames, rows[dark], level)})
+    print(f"\nlow light, whole frames: {int(dark.sum())} frames\n")
+    print(tabulate(lit, headers="keys", tablefmt="github"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
