@@ -32,6 +32,7 @@ from scipy import stats
 
 from au.aus import au_number
 from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, verdict
+from au.evaluation.run_record import RESULTS_DIR, find_run_records, read_run_record, run_facts
 from au.plots import plot_grouped_f1, plot_paired_deltas
 
 #: What identifies a run; runs of one group that differ in the others are its replicates.
@@ -43,43 +44,20 @@ PAIR_KEYS = ("data", "fold", "seed")
 SCORES = {"f1@0.5": "F1@0.5", "roc_auc": "ROC-AUC"}
 
 
-def run_keys_of_config(config: dict) -> dict:
-    """The :data:`RUN_KEYS` of a fit config (``.hydra/config.yaml`` or a W&B run's config)."""
-    model, data = config.get("model") or {}, config.get("data") or {}
-    return dict(
-        experiment=config.get("experiment_name"),
-        loss=(model.get("loss") or {}).get("name"),
-        decision=(model.get("decision") or {}).get("name"),
-        backbone=(model.get("backbone") or {}).get("name"),
-        data=data.get("name"),
-        fold=data.get("fold"),
-        seed=config.get("seed"),
-    )
-
-
 def read_local_run(run_dir: Path) -> dict:
     """One run: its keys, average F1 (+ at 0.5), per-AU F1, parameter count, training time.
 
-    Keys come from ``results/summary.json`` (``au.fit`` writes them), else from
-    ``.hydra/config.yaml``, else (no seed) from ``csv/hparams.yaml``.
+    Read through :func:`au.evaluation.run_record.read_run_record` (``run_dir/results``).
     """
-    summary = json.loads((run_dir / "results" / "summary.json").read_text())
-    hydra_config, hparams = run_dir / ".hydra" / "config.yaml", run_dir / "csv" / "hparams.yaml"
-    facts = {}
-    if hydra_config.is_file():
-        facts = run_keys_of_config(yaml.safe_load(hydra_config.read_text()))
-    elif hparams.is_file():
-        logged = yaml.safe_load(hparams.read_text())  # the module's and data module's
-        facts = run_keys_of_config({"model": logged, "data": logged.get("data")})
+    record = read_run_record(Path(run_dir) / RESULTS_DIR)
     row = {"run": str(run_dir)}
-    row.update({key: summary.get(key, facts.get(key)) for key in RUN_KEYS})
-    row.update({key: summary.get(key) for key in ("f1", *SCORES, "params", "train_seconds")})
-    metrics = pd.read_csv(run_dir / "results" / "test_metrics.csv")
-    per_au = metrics[metrics["au"] != "average"]
+    row.update({key: record.facts.get(key) for key in RUN_KEYS})
+    row.update({key: record.summary.get(key) for key in ("f1", *SCORES)})
+    row.update({key: record.facts.get(key) for key in ("params", "train_seconds")})
+    per_au = record.metrics[lambda table: table["au"] != "average"]
     row.update({f"f1/{au}": f1 for au, f1 in zip(per_au["au"], per_au["f1"], strict=True)})
-    predictions = run_dir / "results" / "test_predictions.csv"
-    if predictions.is_file():
-        row["counts"] = SubjectCounts.from_predictions(pd.read_csv(predictions))
+    if record.has_table("predictions"):
+        row["counts"] = SubjectCounts.from_predictions(record.table("predictions"))
     return row
 
 
@@ -95,11 +73,11 @@ def collect_local_runs(roots: Sequence[str | Path]) -> pd.DataFrame:
     for root in map(Path, roots):
         if not root.exists():
             raise FileNotFoundError(f"run folder {root} does not exist")
-        for summary in sorted(root.rglob("results/summary.json")):
+        for record in find_run_records(root):
             try:
-                rows.append(read_local_run(summary.parents[1]))
+                rows.append(read_local_run(record.parent))
             except (OSError, ValueError, KeyError, yaml.YAMLError, pd.errors.ParserError) as err:
-                warnings.warn(f"skipped run {summary.parents[1]}: {err}", stacklevel=2)
+                warnings.warn(f"skipped run {record.parent}: {err}", stacklevel=2)
     if not rows:
         raise FileNotFoundError(f"no readable finished run (*/results/summary.json) under {roots}")
     return pd.DataFrame(rows)
@@ -132,7 +110,8 @@ def collect_wandb_runs(project: str) -> pd.DataFrame:
         summary = dict(run.summary)
         if "test/f1" not in summary:
             continue
-        row = {"run": "/".join(run.path), **run_keys_of_config(dict(run.config))}
+        facts = run_facts(dict(run.config))
+        row = {"run": "/".join(run.path), **{key: facts[key] for key in RUN_KEYS}}
         row.update(f1=summary["test/f1"], params=summary.get("params"))
         row.update(
             {

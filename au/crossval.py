@@ -19,11 +19,10 @@ from pathlib import Path
 
 import hydra
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
+from au.evaluation.run_record import RESULTS_DIR, SUMMARY, find_run_records, read_run_record
 from au.fit import run_fit
-
-METRICS_CSV = Path("results") / "test_metrics.csv"
 
 
 def aggregate_folds(per_fold: dict[int, pd.DataFrame], column: str = "f1") -> pd.DataFrame:
@@ -93,7 +92,7 @@ def run_fold(config: DictConfig, fold: int, out_dir: Path) -> pd.DataFrame:
         fold_config.test = True
     print(f"\n=== cross-validation: test fold {fold} -> {out_dir}")
     run_fit(fold_config)
-    return pd.read_csv(out_dir / METRICS_CSV)
+    return read_run_record(out_dir / RESULTS_DIR).metrics
 
 
 def run_crossval(config: DictConfig) -> str:
@@ -104,32 +103,24 @@ def run_crossval(config: DictConfig) -> str:
     return write_crossval(per_fold, out_dir)
 
 
-def fold_of_run(run_dir: Path) -> int:
-    """The test fold of a finished run, from ``results/summary.json`` or ``.hydra/config.yaml``."""
-    summary = json.loads((run_dir / "results" / "summary.json").read_text())
-    if summary.get("fold") is not None:
-        return int(summary["fold"])
-    hydra_config = run_dir / ".hydra" / "config.yaml"
-    if hydra_config.is_file():
-        return int(OmegaConf.load(hydra_config).data.fold)
-    raise ValueError(f"cannot tell the test fold of {run_dir}: no fold in summary.json or config")
-
-
 def collect_fold_runs(root: Path) -> dict[int, pd.DataFrame]:
     """The per-AU test metrics of every finished run under ``root``, by fold.
 
     Raises:
-        ValueError: If there is no finished run or two runs test the same fold.
+        ValueError: If a run's fold is unknown, there is no finished run, or two runs test the
+            same fold.
     """
     per_fold: dict[int, pd.DataFrame] = {}
-    for metrics_csv in sorted(root.rglob(str(METRICS_CSV))):
-        run_dir = metrics_csv.parent.parent
-        fold = fold_of_run(run_dir)
+    for folder in find_run_records(root):
+        record = read_run_record(folder)
+        if record.facts.get("fold") is None:
+            raise ValueError(f"cannot tell the test fold of {folder.parent}: none in its record")
+        fold = int(record.facts["fold"])
         if fold in per_fold:
             raise ValueError(f"two runs under {root} test fold {fold}; summarise one setting")
-        per_fold[fold] = pd.read_csv(metrics_csv)
+        per_fold[fold] = record.metrics
     if not per_fold:
-        raise ValueError(f"no finished run (*/{METRICS_CSV}) under {root}")
+        raise ValueError(f"no finished run (*/{RESULTS_DIR}/{SUMMARY}) under {root}")
     return per_fold
 
 

@@ -10,26 +10,34 @@ Examples:
     python -m au.evaluate ckpt_path=... +data.data_root=/data  # the data moved
     python -m au.evaluate ckpt_path=... data=index data.index_csv=other/index.csv  # another set
 
-Results go to ``<run>/evaluation/<split>/`` (``paths.output_dir=...`` to change it).
+Results go to ``<run>/evaluation/<split>/`` (``paths.output_dir=...`` to change it) as the
+same run record ``au.fit`` writes to ``<run>/results/`` (:mod:`au.evaluation.run_record`:
+``<split>_metrics.csv``, ``<split>_metrics_at_0.5.csv``, ``<split>_baselines.csv``,
+``<split>_predictions.csv``, ``summary.json``, ``report.md``), plus the figures.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import hydra  # noqa: E402
-import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from au.builders import to_dict  # noqa: E402
 from au.data.datamodule import AUDataModule  # noqa: E402
+from au.evaluation.occurrence import AUOccurrenceEvaluator  # noqa: E402
+from au.evaluation.run_record import (  # noqa: E402
+    RESULTS_DIR,
+    facts_of_run,
+    read_run_record,
+    run_facts,
+    write_run_record,
+)
 from au.inference.runtime import build_runtime  # noqa: E402
-from au.metrics import baseline_f1, f1_table, per_au_metrics, select_thresholds  # noqa: E402
 from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 from au.plots import plot_f1_bars, plot_pr_curves, plot_roc_curves, plot_training_curves  # noqa: E402
@@ -96,95 +104,60 @@ def evaluation_datamodule(config: DictConfig, model: AULitModule, ckpt_path: Pat
 
 @torch.inference_mode()
 def predict_split(model: AULitModule, datamodule: AUDataModule, split: str, runtime=None) -> dict:
-    """Probabilities (N, A), labels (N, A) and masks (N, A) of a split, in row order.
+    """Logits (N, A), labels (N, A), masks (N, A) and sample ids (N,) of a split, in row order.
 
-    ``runtime`` (:mod:`au.inference.runtime`, e.g. ONNX Runtime) replaces the PyTorch model.
+    ``runtime`` (:mod:`au.inference.runtime`, e.g. ONNX Runtime) replaces the PyTorch model;
+    its probabilities are turned back into logits for the model's decision step.
     """
     device = next(model.parameters()).device
-    parts: dict[str, list[torch.Tensor]] = {"probs": [], "labels": [], "mask": []}
+    parts: dict[str, list[torch.Tensor]] = {"logits": [], "labels": [], "mask": [], "ids": []}
     for batch in datamodule.loader(split, shuffle=False):
         if runtime is not None:
             probs = torch.from_numpy(runtime(batch["image"].numpy())).double()  # (B, A)
+            logits = torch.logit(probs).float()
         else:
-            probs = torch.sigmoid(model(batch["image"].to(device)).double()).cpu()  # (B, A)
-        parts["probs"].append(probs)
+            logits = model(batch["image"].to(device)).float().cpu()  # (B, A)
+        parts["logits"].append(logits)
         parts["labels"].append(batch["labels"])
         parts["mask"].append(batch["mask"])
+        parts["ids"].append(batch["index"])
     return {key: torch.cat(values) for key, values in parts.items()}
 
 
-def decision_thresholds(
+def fit_decision_step(
     model: AULitModule, datamodule: AUDataModule, retune: bool, runtime=None
-) -> tuple[torch.Tensor, str]:
-    """The checkpoint's thresholds, or thresholds re-tuned on the validation subjects."""
+) -> str:
+    """Keep the checkpoint's decision step, or re-fit it on the validation subjects."""
     if not retune:
-        return model.thresholds.double().cpu(), "checkpoint (tuned on validation subjects)"
+        return "checkpoint (tuned on validation subjects)"
     val = predict_split(model, datamodule, "val", runtime)
-    thresholds, _ = select_thresholds(val["probs"], val["labels"], val["mask"])
-    return thresholds.double(), "re-tuned on the validation subjects"
+    device = model.thresholds.device
+    model.fit_decision(val["logits"].to(device), val["labels"].to(device), val["mask"].to(device))
+    return "re-tuned on the validation subjects"
 
 
-def score(predictions: dict, aus: list[str], thresholds, train_prevalence) -> dict:
-    """Metric tables at ``thresholds`` (``tuned``), at 0.5 (``fixed``) and the baselines."""
-    probs, labels, mask = predictions["probs"], predictions["labels"], predictions["mask"]
-    return {
-        "tuned": per_au_metrics(probs, labels, mask, aus, thresholds),
-        "fixed": per_au_metrics(probs, labels, mask, aus, 0.5),
-        "baselines": baseline_f1(labels, mask, train_prevalence),
-    }
+def evaluation_facts(model: AULitModule, datamodule: AUDataModule, ckpt_path: Path) -> dict:
+    """The run facts of the checkpoint's run, with the data actually evaluated and its params.
 
-
-def metrics_markdown(tables: dict[str, pd.DataFrame]) -> str:
-    """The F1 table beside 0.5 and the baselines, then all metrics at the thresholds."""
-    detail = tables["tuned"].drop(columns=["name", "coded"]).copy()
-    percent = ["precision", "recall", "f1", "roc_auc", "pr_auc"]
-    detail[percent] = (100 * detail[percent]).round(1)
-    detail["threshold"] = detail["threshold"].round(3)
-    return (
-        f1_table(tables["tuned"], tables["baselines"], **{"F1@0.5": tables["fixed"]})
-        + "\n\nAll metrics (%) at the decision thresholds:\n\n"
-        + detail.to_markdown(index=False, disable_numparse=True)
-    )
-
-
-def write_evaluation(tables: dict, facts: dict, out_dir: Path) -> str:
-    """Write metrics CSV/JSON and ``report.md`` into ``out_dir``; return the markdown."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tables["tuned"].to_csv(out_dir / "metrics.csv", index=False)
-    tables["fixed"].to_csv(out_dir / "metrics_at_0.5.csv", index=False)
-    tables["baselines"].assign(au=tables["tuned"]["au"]).to_csv(
-        out_dir / "baselines.csv", index=False
-    )
-    average, fixed = tables["tuned"].iloc[-1], tables["fixed"].iloc[-1]
-    summary = {
-        "f1": average["f1"],
-        "f1@0.5": fixed["f1"],
-        "roc_auc": average["roc_auc"],
-        "pr_auc": average["pr_auc"],
-        "all_positive_f1": tables["baselines"].iloc[-1]["all_positive"],
-        "thresholds": dict(
-            zip(tables["tuned"]["au"][:-1], tables["tuned"]["threshold"][:-1], strict=True)
-        ),
-        **facts,
-    }
-    summary = json.loads(pd.Series(summary).to_json())  # NaN -> null, numpy -> python
-    for key, table in (("per_au", tables["tuned"]), ("per_au_at_0.5", tables["fixed"])):
-        summary[key] = json.loads(table.set_index("au").to_json(orient="index"))
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    text = (
-        f"Evaluation of {facts['checkpoint']} on the {facts['split']} subjects "
-        f"({facts['frames']} frames); thresholds: {facts['threshold_source']}.\n\n"
-        + metrics_markdown(tables)
-        + "\n"
-    )
-    (out_dir / "report.md").write_text(text)
-    return text
+    The facts come from the run's record (``results/summary.json``) or saved config, else
+    from the checkpoint's own hyperparameters.
+    """
+    run_dir = run_dir_of(ckpt_path)
+    record = run_dir / RESULTS_DIR
+    saved = read_run_record(record).facts if record.is_dir() else facts_of_run(run_dir)
+    facts = run_facts({"model": dict(model.hparams), "data": {}})
+    facts.update({key: value for key, value in saved.items() if value is not None})
+    facts.update(data=datamodule.name, fold=datamodule.fold)
+    facts["params"] = sum(p.numel() for p in model.parameters())
+    return facts
 
 
 def write_figures(predictions: dict, tables: dict, aus, thresholds, ckpt_path, out_dir) -> None:
     """F1 bars, PR and ROC curves per AU, and the run's training curves when its log exists."""
     probs, labels, mask = predictions["probs"], predictions["labels"], predictions["mask"]
-    plot_f1_bars(tables["tuned"], tables["fixed"], tables["baselines"], out_dir / "f1_bars.png")
+    plot_f1_bars(
+        tables["metrics"], tables["metrics_at_0.5"], tables["baselines"], out_dir / "f1_bars.png"
+    )
     plot_pr_curves(probs, labels, mask, aus, thresholds, out_dir / "pr_curves.png")
     plot_roc_curves(probs, labels, mask, aus, thresholds, out_dir / "roc_curves.png")
     metrics_csv = run_dir_of(ckpt_path) / "csv" / "metrics.csv"
@@ -195,33 +168,32 @@ def write_figures(predictions: dict, tables: dict, aus, thresholds, ckpt_path, o
 
 
 def run_evaluate(config: DictConfig) -> dict:
-    """Evaluate ``config.ckpt_path`` as configured; returns the metric tables and folder."""
+    """Evaluate ``config.ckpt_path`` as configured; returns the result, tables and folder."""
     if config.split not in ("val", "test"):
         raise ValueError(f"split must be 'test' or 'val', got {config.split!r}")
     ckpt_path = Path(config.ckpt_path).expanduser()
     out_dir = Path(config.paths.output_dir)
     model = AULitModule.load_detector(ckpt_path, map_location=_device(config.device))
+    checkpoint_thresholds = model.thresholds.cpu().tolist()
     datamodule = evaluation_datamodule(config, model, ckpt_path)
     runtime = None
     if config.get("runtime", "torch") != "torch":
         runtime = build_runtime(config.runtime, model, ckpt_path, threads=config.get("threads"))
-    thresholds, source = decision_thresholds(model, datamodule, config.retune, runtime)
-    predictions = predict_split(model, datamodule, config.split, runtime)
-    tables = score(predictions, model.aus, thresholds, datamodule.train_prevalence())
-    facts = {
-        "checkpoint": str(ckpt_path),
-        "split": config.split,
-        "frames": len(predictions["probs"]),
-        "subjects": datamodule.subjects[config.split],
-        "threshold_source": source,
-        "runtime": config.get("runtime", "torch"),
-        "checkpoint_thresholds": model.thresholds.cpu().tolist(),
-    }
-    text = write_evaluation(tables, facts, out_dir)
+    source = fit_decision_step(model, datamodule, config.retune, runtime)
+    evaluator = AUOccurrenceEvaluator.for_model(model, datamodule, config.split)
+    evaluator.process(predict_split(model, datamodule, config.split, runtime))
+    result = evaluator.evaluate()
+    facts = evaluation_facts(model, datamodule, ckpt_path)
+    facts.update(checkpoint=str(ckpt_path), threshold_source=source)
+    facts["runtime"] = config.get("runtime", "torch")
+    if config.retune:
+        facts["checkpoint_thresholds"] = checkpoint_thresholds
+    text = write_run_record(out_dir, result, facts, split=config.split)
+    predictions, thresholds = evaluator.predictions(), evaluator.thresholds
     if config.plots:
-        write_figures(predictions, tables, model.aus, thresholds, ckpt_path, out_dir)
+        write_figures(predictions, result.tables, model.aus, thresholds, ckpt_path, out_dir)
     print(text + f"\nresults: {out_dir}")
-    return {**tables, "predictions": predictions, "thresholds": thresholds, "out_dir": out_dir}
+    return dict(result=result, predictions=predictions, thresholds=thresholds, out_dir=out_dir)
 
 
 def _device(name: str) -> str:
@@ -234,7 +206,7 @@ def _device(name: str) -> str:
 def main(config: DictConfig) -> float:
     """Hydra entry point; returns the average F1 at the decision thresholds."""
     with bad_input_stops_run(config):
-        return float(run_evaluate(config)["tuned"].iloc[-1]["f1"])
+        return run_evaluate(config)["result"].score
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from au.builders import build_datamodule, build_module, build_trainer  # noqa: E402
+from au.evaluation.occurrence import AUOccurrenceEvaluator  # noqa: E402
 from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
-from au.report import condition_report, test_report, write_report  # noqa: E402
+from au.evaluation.run_record import RESULTS_DIR, run_facts, write_run_record  # noqa: E402
 from au.run_folder import bad_input_stops_run  # noqa: E402
 
 
@@ -39,7 +40,7 @@ def run_fit(config: DictConfig) -> dict:
     try:
         started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=config.get("ckpt_path"))
-        facts = run_facts(config, module, time.perf_counter() - started)
+        facts = fit_facts(config, module, time.perf_counter() - started)
         facts["data_read"] = {"index": str(datamodule.index.root), "frames": sizes}
         print(
             f"training took {facts['train_seconds']:.0f} s; best checkpoint: "
@@ -49,26 +50,27 @@ def run_fit(config: DictConfig) -> dict:
         if not config.get("test", True):
             return {}
         trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
-        conditions = condition_report(module, datamodule)
-        report = test_report(module, datamodule)
-        text = write_report(report, conditions, output_dir / "results", extra=facts)
-        log_subject_counts(trainer, report["predictions"])
-        print("\n" + text + f"\nresults: {output_dir / 'results'}")
+        if trainer.is_global_zero:  # under DDP the test predictions are gathered on every rank
+            write_test_record(trainer, module, datamodule, facts, output_dir / RESULTS_DIR)
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     finally:
         finish_wandb(trainer)
 
 
-def run_facts(config: DictConfig, module: L.LightningModule, train_seconds: float) -> dict:
-    """What a run was (loss, backbone, data, fold, seed) and cost, for ``summary.json``."""
+def write_test_record(trainer, module, datamodule, facts: dict, out_dir: Path) -> None:
+    """Score the gathered test predictions and write the run record (rank 0 only)."""
+    evaluator = AUOccurrenceEvaluator.for_model(module, datamodule, "test")
+    evaluator.process(module.test_results)
+    result = evaluator.evaluate()
+    text = write_run_record(out_dir, result, facts, split="test")
+    log_subject_counts(trainer, result.tables["predictions"])
+    print("\n" + text + f"\nresults: {out_dir}")
+
+
+def fit_facts(config: DictConfig, module: L.LightningModule, train_seconds: float) -> dict:
+    """What a run was (:func:`au.evaluation.run_record.run_facts`) and what it cost."""
     return {
-        "experiment": config.experiment_name,
-        "loss": config.model.loss.name,
-        "backbone": config.model.backbone.name,
-        "data": config.data.name,
-        "fold": config.data.fold,
-        "seed": config.seed,
-        "ablation": config.get("ablation_name"),
+        **run_facts(config),
         "params": sum(p.numel() for p in module.parameters()),
         "train_seconds": round(train_seconds, 2),
     }

@@ -36,9 +36,10 @@ def evaluated(tiny_run, tmp_path_factory):
 def test_writes_tables_report_and_figures(evaluated):
     _, result = evaluated
     out_dir = result["out_dir"]
-    for name in ("metrics.csv", "metrics_at_0.5.csv", "baselines.csv", "report.md", *FIGURES):
+    tables = ("test_metrics.csv", "test_metrics_at_0.5.csv", "test_baselines.csv")
+    for name in (*tables, "test_predictions.csv", "report.md", *FIGURES):
         assert (out_dir / name).is_file() and (out_dir / name).stat().st_size > 0, name
-    metrics = pd.read_csv(out_dir / "metrics.csv")
+    metrics = pd.read_csv(out_dir / "test_metrics.csv")
     expected = ["precision", "recall", "f1", "roc_auc", "pr_auc", "support"]
     assert set(expected) <= set(metrics.columns)
     summary = json.loads((out_dir / "summary.json").read_text())
@@ -61,7 +62,7 @@ def test_f1_equals_f1_recomputed_from_the_model(evaluated):
     expected = per_au_metrics(
         torch.cat(probs), torch.cat(labels), torch.cat(masks), model.aus, model.thresholds
     )
-    written = pd.read_csv(result["out_dir"] / "metrics.csv")
+    written = pd.read_csv(result["out_dir"] / "test_metrics.csv")
     assert len(written) == len(model.aus) + 1
     pd.testing.assert_series_equal(written["f1"], expected["f1"], check_exact=False, rtol=1e-9)
     assert written["support"].tolist() == expected["support"].tolist()
@@ -73,7 +74,7 @@ def test_f1_equals_f1_recomputed_from_the_model(evaluated):
 def test_reports_the_checkpoints_thresholds(evaluated):
     ckpt, result = evaluated
     saved = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]["thresholds"]
-    written = pd.read_csv(result["out_dir"] / "metrics.csv")["threshold"].iloc[:-1]
+    written = pd.read_csv(result["out_dir"] / "test_metrics.csv")["threshold"].iloc[:-1]
     assert written.to_numpy() == pytest.approx(saved.double().numpy())
     summary = json.loads((result["out_dir"] / "summary.json").read_text())
     assert summary["threshold_source"].startswith("checkpoint")
@@ -111,4 +112,4 @@ def test_command_line_writes_beside_the_run(tiny_run):
     ckpt = tiny_run / "checkpoints" / "best.ckpt"
     command = [sys.executable, "-m", "au.evaluate", f"ckpt_path={ckpt}", "plots=false"]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
-    assert (tiny_run / "evaluation" / "test" / "metrics.csv").is_file()
+    assert (tiny_run / "evaluation" / "test" / "test_metrics.csv").is_file()
