@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from au.callbacks import ReproducibleEpochs, TwoStageFineTuning
 from au.data.datamodule import AUDataModule
 from au.data.transforms import normalization
+from au.evaluation.run_record import run_facts
 from au.losses import frequency_pos_weight
 from au.models.module import AULitModule
 
@@ -112,15 +113,9 @@ def keep_earlier_csv_log(folder: Path) -> None:
 
 def comparison_tags(config: DictConfig, tags: list[str] | None = None) -> list[str]:
     """``tags`` plus ``key:value`` tags to filter W&B runs by loss, backbone, data, fold, seed."""
-    facts = {
-        "loss": config.model.loss.name,
-        "backbone": config.model.backbone.name,
-        "data": config.data.name,
-        "fold": config.data.fold,
-        "seed": config.seed,
-        "ablation": config.get("ablation_name"),
-    }
-    derived = [f"{key}:{value}" for key, value in facts.items() if value is not None]
+    facts = run_facts(config)
+    keys = ("loss", "backbone", "data", "fold", "seed", "ablation")
+    derived = [f"{key}:{facts[key]}" for key in keys if facts[key] is not None]
     return list(dict.fromkeys([*(tags or []), *derived]))
 
 
