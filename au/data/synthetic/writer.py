@@ -30,6 +30,7 @@ from au.data.index import INDEX_CSV, INDEX_JSON, write_index
 from au.data.synthetic.episodes import SubjectPlan, code_intensities, plan_subject
 from au.data.synthetic.nuisances import DIFFICULTY_LEVELS, nuisance_record
 from au.data.synthetic.render import render_face
+from au.processes import die_with_parent
 
 MODALITIES = ("rgb", "gray", "thermal")
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -157,6 +158,12 @@ def render_subject(cfg: SyntheticConfig, index: int, fold: int, folder: Path) ->
     return rows
 
 
+def _start_worker(owner_pid: int) -> None:
+    """One OpenCV thread per render worker; the worker ends when ``owner_pid`` ends."""
+    cv2.setNumThreads(1)
+    die_with_parent(owner_pid)
+
+
 def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame]:
     """Render the subjects of ``jobs``, yielding their tables in subject order."""
     if workers <= 1:
@@ -164,11 +171,11 @@ def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame
         return
     # One OpenCV thread per worker process: the parallelism is over subjects. Workers start
     # from a fork server: forking a process whose OpenCV/torch thread pools are running can
-    # deadlock the child.
+    # deadlock the child. A killed parent takes its workers with it (au.processes).
     processes = min(workers, len(jobs))
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
-        processes, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
+        processes, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
     ) as pool:
         try:
             yield from pool.map(render_subject, *zip(*jobs, strict=True))
