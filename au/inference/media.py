@@ -7,7 +7,7 @@ Every frame comes out as uint8 RGB (H, W, 3). A file that cannot be read raises
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,8 +98,13 @@ def count_frames(source: Source, every: int = 1) -> int | None:
     return -(-max(total, 0) // every)
 
 
-def read_frames(source: Source, every: int = 1, max_frames: int | None = None) -> Iterator[Frame]:
+def read_frames(
+    source: Source, every: int = 1, max_frames: int | None = None
+) -> Generator[Frame, None, str | None]:
     """Frames of a source: every ``every``-th video/camera frame, at most ``max_frames``.
+
+    Returns (as the generator's value, ``note = yield from read_frames(...)``) a note when a
+    video ended before the frame count its container lists (a cut or damaged file), else None.
 
     Raises:
         MediaReadError: If the file is missing, corrupt, or a video yields no frame.
@@ -112,11 +117,13 @@ def read_frames(source: Source, every: int = 1, max_frames: int | None = None) -
         return
     capture = _open_capture(source)
     fps = capture.get(cv2.CAP_PROP_FPS) if source.kind == "video" else 0.0
-    started, index, yielded = time.perf_counter(), 0, 0
+    listed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if source.kind == "video" else 0
+    started, index, yielded, ended = time.perf_counter(), 0, 0, False
     try:
         while max_frames is None or yielded < max_frames:
             ok, image = capture.read() if index % every == 0 else (capture.grab(), None)
             if not ok:
+                ended = True
                 break
             if image is not None:
                 seconds = index / fps if fps > 0 else time.perf_counter() - started
@@ -127,6 +134,9 @@ def read_frames(source: Source, every: int = 1, max_frames: int | None = None) -
         capture.release()
     if yielded == 0 and (max_frames is None or max_frames > 0):
         raise MediaReadError(f"cannot read video {source.location}: no decodable frame")
+    if ended and listed - index > max(1, listed // 100):
+        return f"ended early: {index} of the {listed} frames its container lists decoded"
+    return None
 
 
 def _open_capture(source: Source) -> cv2.VideoCapture:

@@ -38,6 +38,7 @@ class PredictSummary:
     faces: int = 0
     no_face_frames: int = 0
     skipped: list[str] = field(default_factory=list)
+    ended_early: list[str] = field(default_factory=list)
     seconds: float = 0.0
     times: StageTimes = field(default_factory=StageTimes)
 
@@ -54,6 +55,7 @@ class PredictSummary:
             f"{self.frames_per_second:.1f} frames/s"
         )
         text += "\n" + self.times.format(self.frames) + " (decode runs beside the others)"
+        text += "".join(f"\n  ended early: {s}" for s in self.ended_early)
         return text + "".join(f"\n  skipped: {s}" for s in self.skipped)
 
 
@@ -134,7 +136,10 @@ class PredictionRunner:
     def _frames(self, sources: Sequence[Source], every: int, limit: int | None) -> Iterator[Frame]:
         for source in sources:
             try:
-                yield from read_frames(source, every, limit)
+                note = yield from read_frames(source, every, limit)
+                if note:
+                    log.warning("%s %s", source.location, note)
+                    self.summary.ended_early.append(f"{source.location}: {note}")
             except (MediaReadError, cv2.error) as err:
                 log.warning("skipping %s: %s", source.location, err)
                 self.summary.skipped.append(f"{source.location}: {err}")
