@@ -13,7 +13,7 @@ from au.callbacks import ReproducibleEpochs, TwoStageFineTuning
 from au.data.datamodule import AUDataModule
 from au.data.transforms import normalization
 from au.evaluation.run_record import run_facts
-from au.losses import frequency_pos_weight
+from au.losses.registry import options_from_training_labels
 from au.models.module import AULitModule
 
 
@@ -43,11 +43,8 @@ def build_datamodule(config: DictConfig) -> AUDataModule:
 def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
     """The LightningModule of ``config.model`` for the data module's AUs."""
     model = to_dict(config.model)
-    loss = dict(model["loss"])
-    if loss["name"] == "weighted_bce":
-        train = datamodule.datasets["train"]
-        weight = frequency_pos_weight(train.labels, train.mask, loss.get("max_weight", 50.0))
-        loss["pos_weight"] = [round(float(w), 4) for w in weight]
+    train = datamodule.datasets["train"]
+    loss = options_from_training_labels(model["loss"], train.labels, train.mask)
     mean, std = normalization(datamodule.channels)
     data_config = dict(
         image_size=datamodule.image_size, channels=datamodule.channels, mean=mean, std=std

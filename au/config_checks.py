@@ -26,7 +26,6 @@ TOP_LEVEL_TYPES: dict[str, object] = {
     "ckpt_path": str | None,
     "model.optimizer.lr": float,
     "model.optimizer.finetune_lr": float,
-    "model.optimizer.head_finetune_lr": float | None,
     "model.optimizer.weight_decay": float,
     "retune": bool,
     "plots": bool,

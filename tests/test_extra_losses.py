@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from au.losses import AsymmetricLoss, BCELoss, FocalLoss, LSEPLoss, ZLPRLoss
-from au.models.module import LOSSES, build_loss
+from au.losses.registry import build_loss, registered_losses
 
 LN2, LN3 = math.log(2), math.log(3)
 
@@ -110,11 +110,17 @@ def test_zlpr_large_logits_value():
     assert close(ZLPRLoss()(logits, torch.tensor([[1.0, 0.0]])), 2000.0)
 
 
-def test_registered_and_selectable():
-    assert {"focal", "asl", "zlpr"} <= set(LOSSES)
-    assert isinstance(build_loss({"name": "focal", "gamma": 1.0, "alpha": None}), FocalLoss)
-    assert isinstance(build_loss({"name": "asl", "gamma_neg": 2.0}), AsymmetricLoss)
-    assert isinstance(build_loss({"name": "zlpr"}), ZLPRLoss)
+def test_registered_and_selectable_with_their_options():
+    assert {"focal", "asl", "zlpr"} <= set(registered_losses())
+    # the options reach the loss: focal gamma 1, no alpha, p=.5 positive: (1-.5)^1 ln 2
+    focal = build_loss({"name": "focal", "gamma": 1.0, "alpha": None})
+    assert close(focal(torch.tensor([[0.0]]), torch.tensor([[1.0]])), 0.5 * LN2)
+    # asl gamma_neg 2, negative p=.75 shifted by clip .05 to .70: .70^2 * -log(.30)
+    asl = build_loss({"name": "asl", "gamma_neg": 2.0})
+    assert close(asl(torch.tensor([[LN3]]), torch.tensor([[0.0]])), 0.7**2 * -math.log(0.3))
+    # zlpr at logits 0: log(1 + e^0) for the negative + log(1 + e^0) for the positive
+    zlpr = build_loss({"name": "zlpr"})
+    assert close(zlpr(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]])), 2 * LN2)
 
 
 def test_bad_parameters_are_named():

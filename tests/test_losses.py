@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from au.losses import BCELoss, LSEPLoss, PrecisionRecallLoss, frequency_pos_weight
-from au.models.module import build_loss
+from au.losses.registry import build_loss
 
 
 def test_bce_plain_value_and_mask():

@@ -7,8 +7,10 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from au.losses.masking import full_mask, masked_mean
+from au.losses.registry import register_loss
 
 
+@register_loss("asl")
 class AsymmetricLoss(nn.Module):
     """ASL: focusing with different exponents for positives and negatives, plus a margin.
 

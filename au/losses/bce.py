@@ -9,8 +9,10 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from au.losses.masking import full_mask, masked_mean
+from au.losses.registry import register_loss
 
 
+@register_loss("bce")
 class BCELoss(nn.Module):
     """Masked BCE on logits: ``-w·y·log p - (1-y)·log(1-p)``, averaged over coded labels.
 
@@ -51,3 +53,32 @@ def frequency_pos_weight(labels: torch.Tensor, mask: torch.Tensor, max_weight: f
     weight = negatives / positives.clamp(min=1)
     weight[positives == 0] = max_weight
     return weight.clamp(1.0 / max_weight, max_weight)
+
+
+@register_loss("weighted_bce")
+class WeightedBCELoss(BCELoss):
+    """BCE with per-AU positive weights ``negatives / positives`` from the training labels.
+
+    Args:
+        pos_weight: Per-AU positive weights (A,); ``au.fit`` derives them from the training
+            labels (:meth:`options_from_training_labels`) and saves them in the checkpoint.
+        max_weight: Clip of the weights (see :func:`frequency_pos_weight`).
+    """
+
+    def __init__(
+        self, pos_weight: Sequence[float] | torch.Tensor | None = None, max_weight: float = 50.0
+    ):
+        if pos_weight is None:
+            raise ValueError(
+                "loss weighted_bce needs pos_weight (au.fit computes it from the training labels)"
+            )
+        super().__init__(pos_weight)
+        self.max_weight = max_weight
+
+    @classmethod
+    def options_from_training_labels(
+        cls, labels: torch.Tensor, mask: torch.Tensor, options: dict
+    ) -> dict:
+        """``pos_weight`` from the training labels (N, A) and mask (N, A), rounded to 4 places."""
+        weight = frequency_pos_weight(labels, mask, options.get("max_weight", 50.0))
+        return {"pos_weight": [round(float(w), 4) for w in weight]}

@@ -7,8 +7,10 @@ from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
 from au.losses.masking import full_mask, masked_mean
+from au.losses.registry import register_loss
 
 
+@register_loss("focal")
 class FocalLoss(nn.Module):
     """``-α_t (1 - p_t)^γ log p_t`` per AU, averaged over coded labels.
 

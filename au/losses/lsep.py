@@ -7,8 +7,10 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from au.losses.masking import full_mask
+from au.losses.registry import register_loss
 
 
+@register_loss("lsep")
 class LSEPLoss(nn.Module):
     """``L = log(1 + Σ_{v∉Y} Σ_{u∈Y} exp(f_v - f_u))`` per sample, averaged over samples.
 

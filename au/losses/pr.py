@@ -6,10 +6,12 @@ import torch
 from torch import nn
 
 from au.losses.masking import full_mask
+from au.losses.registry import register_loss
 
 ABSENT_MODES = ("skip", "penalize")
 
 
+@register_loss("pr")
 class PrecisionRecallLoss(nn.Module):
     """``L = 1 - P·R`` with ``TP = Σ y·p``, ``FP = Σ (1-y)·p``, ``FN = Σ y·(1-p)``.
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from au.losses.masking import full_mask
+from au.losses.registry import register_loss
 
 
 def _log_one_plus_sum_exp(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -15,6 +16,7 @@ def _log_one_plus_sum_exp(scores: torch.Tensor, keep: torch.Tensor) -> torch.Ten
     return torch.logsumexp(anchored, dim=1)
 
 
+@register_loss("zlpr")
 class ZLPRLoss(nn.Module):
     """``L = log(1 + Σ_{v∉Y} e^{s_v}) + log(1 + Σ_{u∈Y} e^{-s_u})`` per sample.
 

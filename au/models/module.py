@@ -11,45 +11,14 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics import CatMetric
 
-from au.losses import (
-    AsymmetricLoss,
-    BCELoss,
-    FocalLoss,
-    LSEPLoss,
-    PrecisionRecallLoss,
-    ZLPRLoss,
-)
+from au.losses import build_loss
 from au.metrics import per_au_metrics, select_thresholds
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
 from au.models.decision import DECISIONS, FrameThresholdEstimator, resolve_decision
 from au.models.head import AUHead
 
-LOSSES: dict[str, type[nn.Module]] = {
-    "bce": BCELoss,
-    "weighted_bce": BCELoss,
-    "lsep": LSEPLoss,
-    "pr": PrecisionRecallLoss,
-    "focal": FocalLoss,
-    "asl": AsymmetricLoss,
-    "zlpr": ZLPRLoss,
-}
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-
-
-def build_loss(config: dict) -> nn.Module:
-    """Instantiate a loss from ``{"name": ..., **kwargs}``."""
-    config = dict(config)
-    name = config.pop("name", None)
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
-    if name == "weighted_bce":
-        config.pop("max_weight", None)
-        if config.get("pos_weight") is None:
-            raise ValueError(
-                "loss weighted_bce needs pos_weight (au.fit computes it from the training labels)"
-            )
-    return LOSSES[name](**config)
 
 
 class PredictionStore(nn.Module):
@@ -93,9 +62,11 @@ class AULitModule(L.LightningModule):
         aus: AU keys in output order.
         backbone: Keyword arguments of :func:`au.models.backbone.create_backbone`.
         head: Keyword arguments of :class:`au.models.head.AUHead` (``dropout``).
-        loss: ``{"name": one of LOSSES, **kwargs}`` (bce, weighted_bce, lsep, pr, focal, asl, zlpr).
-        optimizer: ``{"name": "adam", "lr": head lr, "finetune_lr": backbone lr,
-            "head_finetune_lr": head lr in stage 2 (default finetune_lr), "weight_decay"}``.
+        loss: ``{"name": a registered loss, **kwargs}`` (:mod:`au.losses.registry`: bce,
+            weighted_bce, lsep, pr, focal, asl, zlpr).
+        optimizer: ``{"name": "adam", "lr": head lr, "finetune_lr": backbone lr, **the
+            optimizer's keyword arguments (e.g. weight_decay)}``. The head's stage-2 rate is
+            the schedule's (``schedule.head_finetune_lr``).
         data_config: Preprocessing a checkpoint's users need (image_size, channels, mean, std).
         channels_last: Use the channels-last memory format (faster convolutions on CPU/GPU).
         decision: ``{"name": "auto", "per_au" or "frame_threshold", "min_positives": 5}``:
@@ -193,7 +164,6 @@ class AULitModule(L.LightningModule):
         if name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
         lr, finetune_lr = config.pop("lr"), config.pop("finetune_lr")
-        config.pop("head_finetune_lr", None)
         groups = [
             {"params": list(self.head.parameters()), "lr": lr, "name": "head"},
             {"params": list(self.backbone.parameters()), "lr": finetune_lr, "name": "backbone"},

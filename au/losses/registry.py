@@ -1,0 +1,74 @@
+"""The loss registry: a loss is one module in ``au/losses/`` and one YAML in ``configs/loss/``.
+
+A loss module decorates its ``nn.Module`` with ``@register_loss("name")``; ``configs/loss/
+<name>.yaml`` (``# @package model.loss``) holds ``name: <name>`` and the constructor's keyword
+arguments. Every module of this package is imported on first use, so nothing else needs an
+edit: ``loss=<name>`` trains with it, checkpoints rebuild it by name, and the config check
+(:mod:`au.config_keys`) accepts exactly its constructor's arguments.
+
+A loss that needs numbers from the training labels (weighted BCE's per-AU positive weights)
+defines a classmethod ``options_from_training_labels(labels, mask, options) -> dict``; the
+returned keyword arguments are added to its config (and so saved in the checkpoint).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+
+_LOSSES: dict[str, type[nn.Module]] = {}
+
+
+def register_loss(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: make a loss available as ``loss=<name>`` / ``{"name": name}``."""
+
+    def register(cls: type[nn.Module]) -> type[nn.Module]:
+        if _LOSSES.get(name, cls) is not cls:
+            raise ValueError(f"loss name {name!r} is taken by {_LOSSES[name].__qualname__}")
+        _LOSSES[name] = cls
+        return cls
+
+    return register
+
+
+def registered_losses() -> dict[str, type[nn.Module]]:
+    """Name -> class of every registered loss (the modules of ``au.losses`` imported first)."""
+    package = importlib.import_module("au.losses")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"au.losses.{module.name}")
+    return dict(_LOSSES)
+
+
+def loss_class(name: str | None) -> type[nn.Module]:
+    """The class registered as ``name``.
+
+    Raises:
+        ValueError: Naming the registered losses, if ``name`` is not one.
+    """
+    losses = registered_losses()
+    if name not in losses:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(sorted(losses))}")
+    return losses[name]
+
+
+def loss_arguments(name: str) -> list[str]:
+    """The keyword arguments the loss ``name`` takes (its config keys besides ``name``)."""
+    parameters = inspect.signature(loss_class(name).__init__).parameters
+    return [key for key in parameters if key != "self"]
+
+
+def build_loss(config: Mapping) -> nn.Module:
+    """Instantiate a loss from ``{"name": ..., **kwargs}``."""
+    options = dict(config)
+    return loss_class(options.pop("name", None))(**options)
+
+
+def options_from_training_labels(config: Mapping, labels: torch.Tensor, mask: torch.Tensor) -> dict:
+    """``config`` plus what its loss derives from the training labels (N, A) and mask (N, A)."""
+    derive = getattr(loss_class(config.get("name")), "options_from_training_labels", None)
+    return {**config, **(derive(labels, mask, dict(config)) if derive else {})}
