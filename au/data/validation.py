@@ -54,7 +54,7 @@ def label_problems(table: pd.DataFrame, au_columns: Sequence[str], meta: dict) -
             outside = ~np.isnan(values) & ((values < low) | (values > high))
         bad = np.flatnonzero(text | outside)
         if len(bad):
-            cells = [f"row {csv_row(i)} {raw.iloc[i]!r}" for i in bad]
+            cells = [f"row {csv_row(i)}: {raw.iloc[i]}" for i in bad]
             problems.append(
                 f"{column}: {len(bad)} value(s) not {expected} or empty: {listing(cells)}"
             )
