@@ -16,6 +16,7 @@ from collections.abc import Callable
 from omegaconf import DictConfig, OmegaConf
 
 from au.callbacks.two_stage import TwoStageFineTuning
+from au.config_keys import unknown_keys
 from au.data.datamodule import AUDataModule
 from au.data.synthetic import SyntheticConfig
 
@@ -48,13 +49,13 @@ class ConfigValueError(ValueError):
 
 
 def check_config_values(config: DictConfig) -> None:
-    """Raise if any known key of ``config`` holds a value of the wrong type.
+    """Raise if ``config`` holds an unknown key or a known key holds a value of the wrong type.
 
     Raises:
-        ConfigValueError: Listing every wrong key, one line each, with the expected type.
+        ConfigValueError: Listing every wrong key, one line each, with what was expected.
     """
     expected = expected_types(config)
-    problems = []
+    problems = unknown_keys(config)  # au.config_keys: keys the receiving code does not take
     for key, annotation in expected.items():
         value = OmegaConf.select(config, key, default=_ABSENT)
         if value is _ABSENT or _is_missing(config, key):
