@@ -119,7 +119,7 @@ def comparison_tags(config: DictConfig, tags: list[str] | None = None) -> list[s
 def build_trainer(config: DictConfig, output_dir: Path) -> L.Trainer:
     """A Lightning Trainer running both stages of the schedule."""
     callbacks = build_callbacks(config, output_dir)
-    schedule = callbacks[0]
+    schedule = next(c for c in callbacks if isinstance(c, TwoStageFineTuning))
     options = {k: v for k, v in to_dict(config.trainer).items() if v is not None}
     if schedule.cache_features:
         options["reload_dataloaders_every_n_epochs"] = 1

@@ -13,6 +13,18 @@ import pytest  # noqa: E402
 SMALL_SYNTHETIC = dict(num_subjects=9, frames_per_subject=60, image_size=64, difficulty=1)
 
 
+#: Fixtures that train a model: a test using one is in the ``slow`` tier, like a test that
+#: trains itself or runs a command line.
+TRAINING_FIXTURES = ("tiny_run",)
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that needs a trained model ``slow`` (``pytest -m "not slow"`` skips it)."""
+    for item in items:
+        if any(name in TRAINING_FIXTURES for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory):
     """A data root shared by the session's tests (generated sets are reused within it)."""

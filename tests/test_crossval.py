@@ -65,6 +65,7 @@ def test_collects_finished_fold_runs(tmp_path):
         collect_fold_runs(tmp_path)
 
 
+@pytest.mark.slow
 def test_two_folds_train_and_aggregate(small_synthetic, tmp_path):
     overrides = small_fit_overrides(
         tmp_path, "folds=[1,2]", "schedule.stage1_max_epochs=2", "schedule.stage2_epochs=1"
