@@ -15,6 +15,7 @@ from au.data.transforms import normalization
 from au.evaluation.run_record import run_facts
 from au.losses.registry import options_from_training_labels
 from au.models.module import AULitModule
+from au.tasks import build_task
 
 
 def to_dict(config: DictConfig | dict | None) -> dict:
@@ -33,7 +34,8 @@ def build_datamodule(config: DictConfig) -> AUDataModule:
     ``au.evaluate`` can rebuild the same splits from a checkpoint alone.
     """
     options = to_dict(config.data)
-    datamodule = AUDataModule(**options, seed=int(config.seed))
+    task = build_task(to_dict(config.get("task")))
+    datamodule = AUDataModule(**options, seed=int(config.seed), task=task)
     datamodule.save_hyperparameters({"data": options})
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -51,7 +53,7 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
     )
     if getattr(datamodule, "clahe", False):
         data_config["clahe"] = True  # au.predict and au.evaluate preprocess the same way
-    return AULitModule(
+    module = AULitModule(
         aus=datamodule.aus,
         backbone=model["backbone"],
         head=model.get("head"),
@@ -60,7 +62,10 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
         data_config=data_config,
         channels_last=model.get("channels_last", False),
         decision=model.get("decision"),
+        task=to_dict(config.get("task")) or None,
     )
+    module.task.init_from_data(module, datamodule)  # a resumed fit then loads its weights
+    return module
 
 
 def build_callbacks(config: DictConfig, output_dir: Path) -> list[L.Callback]:

@@ -22,7 +22,6 @@ from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from au.builders import build_datamodule, build_module, build_trainer  # noqa: E402
-from au.evaluation.occurrence import AUOccurrenceEvaluator  # noqa: E402
 from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
 from au.evaluation.run_record import RESULTS_DIR, run_facts, write_run_record  # noqa: E402
 from au.run_folder import bad_input_stops_run  # noqa: E402
@@ -58,12 +57,16 @@ def run_fit(config: DictConfig) -> dict:
 
 
 def write_test_record(trainer, module, datamodule, facts: dict, out_dir: Path) -> None:
-    """Score the gathered test predictions and write the run record (rank 0 only)."""
-    evaluator = AUOccurrenceEvaluator.for_model(module, datamodule, "test")
+    """Score the gathered test predictions with the task's evaluator and write the run record.
+
+    Rank 0 only; the evaluator may draw the task's figures into ``out_dir``.
+    """
+    evaluator = module.task.evaluator(module, datamodule, "test", figure_dir=out_dir)
     evaluator.process(module.test_results)
     result = evaluator.evaluate()
     text = write_run_record(out_dir, result, facts, split="test")
-    log_subject_counts(trainer, result.tables["predictions"])
+    if "predictions" in result.tables:  # AU occurrence predictions (task au or joint)
+        log_subject_counts(trainer, result.tables["predictions"])
     print("\n" + text + f"\nresults: {out_dir}")
 
 

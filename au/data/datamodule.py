@@ -16,6 +16,7 @@ from au.data.dataset import AUImageDataset
 from au.data.index import AUIndex, read_index
 from au.data.splits import split_subjects
 from au.data.transforms import eval_transform, train_transform
+from au.tasks import AUTask, Task
 
 SPLITS = ("train", "val", "test")
 
@@ -71,6 +72,8 @@ class AUDataModule(L.LightningDataModule):
             ``False`` for no augmentation.
         clahe: Contrast-normalise every crop (CLAHE) in training and evaluation, for low
             light (:func:`au.data.transforms.contrast_normalization`).
+        task: The task (:mod:`au.tasks`) whose further targets every sample carries (e.g.
+            intensities, the emotion class); default AU occurrence, which needs none.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class AUDataModule(L.LightningDataModule):
         augment: dict | bool | None = None,
         clahe: bool = False,
         name: str = "index",
+        task: Task | None = None,
     ):
         super().__init__()
         if index_csv is None and synthetic is None:
@@ -117,7 +121,10 @@ class AUDataModule(L.LightningDataModule):
         self.augment = augment
         self.clahe = clahe
         self.name = name
+        self.task = task if task is not None else AUTask()
         self.index: AUIndex | None = None
+        #: The task's further targets of every index row (e.g. ``intensity``, ``emotion``).
+        self.targets: dict[str, np.ndarray] = {}
         self.subjects: dict[str, list[str]] = {}
         self.datasets: dict[str, AUImageDataset] = {}
         #: Index-table row of every sample of each split.
@@ -145,9 +152,10 @@ class AUDataModule(L.LightningDataModule):
                 "combining indexes: leave data.positive_threshold null (each index "
                 "applies its own, e.g. 2 for DISFA intensities, 1 for BP4D)"
             )
-        tables, labels, masks, paths = [], [], [], []
+        tables, labels, masks, paths, targets = [], [], [], [], []
         for index in indexes:
             label, mask = index.labels(self.aus, self.positive_threshold)
+            targets.append(self.task.targets(index, self.aus))
             table = index.table.copy()
             if len(indexes) > 1:  # keep subjects of different data sets apart
                 name = index.meta.get("name", index.root.name)
@@ -156,6 +164,7 @@ class AUDataModule(L.LightningDataModule):
             labels.append(label)
             masks.append(mask)
             paths.extend(index.image_paths())
+        self.targets = {k: np.concatenate([t[k] for t in targets]) for k in targets[0]}
         self.index = (
             indexes[0]
             if len(indexes) == 1
@@ -175,9 +184,10 @@ class AUDataModule(L.LightningDataModule):
         if self.datasets:
             return
         table, labels, mask, paths = self._load()
-        if mask.sum(0).min() == 0:
+        if self.task.needs_au_labels and mask.sum(0).min() == 0:
             missing = [au for au, n in zip(self.aus, mask.sum(0), strict=True) if n == 0]
             raise ValueError(f"the data ({self.index.root}) codes none of the AUs {missing}")
+        self.task.check_targets(self.targets, str(self.index.root))
         self.subjects = split_subjects(
             table, self.fold, self.num_folds, self.val_fraction, self.split_seed
         )
@@ -191,6 +201,7 @@ class AUDataModule(L.LightningDataModule):
                 self._transform(split),
                 channels=self.channels,
                 cache=self.cache_images,
+                targets={name: values[rows] for name, values in self.targets.items()},
             )
             self.rows[split] = rows
 

@@ -1,4 +1,4 @@
-"""A torch Dataset over index rows: image, AU labels, label mask."""
+"""A torch Dataset over index rows: image, AU labels, label mask, a task's further targets."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ class AUImageDataset(Dataset):
         transform: An albumentations pipeline ending in ``ToTensorV2``.
         channels: 3 (RGB) or 1 (grayscale/thermal); images are converted to this.
         cache: Decode every image once and keep it in memory (small data sets).
+        targets: A task's further per-sample targets by name, each (N, ...) (e.g.
+            ``intensity`` (N, A), ``emotion`` (N,)); returned in every sample under its name.
     """
 
     def __init__(
@@ -56,12 +58,14 @@ class AUImageDataset(Dataset):
         transform: Callable,
         channels: int = 3,
         cache: bool = False,
+        targets: dict[str, np.ndarray] | None = None,
     ):
         if channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {channels}")
         self.paths = list(paths)
         self.labels = torch.as_tensor(labels, dtype=torch.float32)
         self.mask = torch.as_tensor(mask, dtype=torch.float32)
+        self.targets = {k: torch.as_tensor(v) for k, v in (targets or {}).items()}
         self.transform = transform
         self.channels = channels
         self._cache = [read_image(p, channels) for p in self.paths] if cache else None
@@ -89,4 +93,5 @@ class AUImageDataset(Dataset):
             "labels": self.labels[index],
             "mask": self.mask[index],
             "index": torch.tensor(index),
+            **{name: values[index] for name, values in self.targets.items()},
         }

@@ -20,10 +20,11 @@ from au.data.dataset import AUImageDataset
 
 
 class FeatureDataset(Dataset):
-    """Pre-computed features (N, F) with the labels and masks of their image dataset."""
+    """Pre-computed features (N, F) with the labels, masks and targets of their image dataset."""
 
     def __init__(self, features: torch.Tensor, source: AUImageDataset):
         self.features, self.labels, self.mask = features, source.labels, source.mask
+        self.targets = getattr(source, "targets", {})
 
     def __len__(self) -> int:
         return len(self.features)
@@ -34,6 +35,7 @@ class FeatureDataset(Dataset):
             "labels": self.labels[index],
             "mask": self.mask[index],
             "index": torch.tensor(index),
+            **{name: values[index] for name, values in self.targets.items()},
         }
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from au.aus import UnknownAUError, parse_au
 from au.data.validation import duplicate_problems, image_problems, label_problems
+from au.emotions import parse_emotion
 
 INDEX_CSV = "index.csv"
 INDEX_JSON = "index.json"
@@ -91,6 +92,61 @@ class AUIndex:
             labels[coded, j] = (values[coded] >= threshold).astype(np.float32)
             mask[:, j] = coded
         return labels, mask
+
+    def intensities(self, aus: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Coded intensities (0-5, not thresholded) and masks for ``aus``.
+
+        Raises:
+            IndexFormatError: If the index codes occurrence only (``label_type`` of
+                ``index.json`` is ``"occurrence"``, or it is unset and every value is 0 or 1).
+        """
+        values = np.full((len(self.table), len(aus)), np.nan)
+        for j, au in enumerate(aus):
+            if au in self.table.columns:
+                values[:, j] = pd.to_numeric(self.table[au], errors="coerce")
+        coded = ~np.isnan(values)
+        label_type = self.meta.get("label_type")
+        binary = bool(np.isin(values[coded], (0.0, 1.0)).all())
+        if label_type == "occurrence" or (label_type is None and binary):
+            raise IndexFormatError(
+                f"{self.root / INDEX_CSV} codes AU occurrence (0/1), not intensity: intensity "
+                "needs an intensity-coded index (DISFA, DISFA+, the synthetic set; index.json "
+                "label_type 'intensity')"
+            )
+        return np.where(coded, values, 0.0).astype(np.float32), coded.astype(np.float32)
+
+    def emotion_labels(self, classes: list[str]) -> np.ndarray:
+        """Class index (N,) int64 of each row's ``emotion`` in ``classes``; -1 where unlabelled.
+
+        Empty cells and ``other`` are unlabelled; spellings such as ``happy`` are accepted.
+
+        Raises:
+            IndexFormatError: If a row holds an emotion that is not in ``classes`` (rows named).
+        """
+        if "emotion" not in self.table.columns:
+            return np.full(len(self.table), -1, dtype=np.int64)
+        position = {name: i for i, name in enumerate(classes)}
+        result = np.full(len(self.table), -1, dtype=np.int64)
+        unknown: dict[str, list[int]] = {}
+        for row, text in enumerate(self.table["emotion"]):
+            if pd.isna(text) or str(text).strip().lower() in ("", "other"):
+                continue
+            try:
+                result[row] = position[parse_emotion(text)]
+            except (KeyError, ValueError):
+                unknown.setdefault(str(text), []).append(row + 2)
+        if unknown:
+            listed = "; ".join(f"{k!r} in rows {_rows(v)}" for k, v in unknown.items())
+            raise IndexFormatError(
+                f"{self.root / INDEX_CSV}: emotion labels outside the classes {classes}: "
+                f"{listed} (add them to task.emotions, or write 'other' to leave a row unlabelled)"
+            )
+        return result
+
+
+def _rows(rows: list[int], shown: int = 5) -> str:
+    text = ", ".join(map(str, rows[:shown]))
+    return text + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
 
 
 def _read_meta(folder: Path) -> dict:

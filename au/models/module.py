@@ -16,33 +16,38 @@ from au.metrics import per_au_metrics, select_thresholds
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
 from au.models.decision import DECISIONS, FrameThresholdEstimator, resolve_decision
-from au.models.head import AUHead
+from au.tasks import build_task
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
 class PredictionStore(nn.Module):
-    """Collects logits, labels, masks and row ids over an epoch (synced and de-duplicated)."""
+    """Collects per-sample tensors and row ids over an epoch (synced and de-duplicated).
 
-    def __init__(self):
+    Args:
+        keys: What each batch adds besides ``ids`` (the task's :meth:`~au.tasks.base.Task.
+            stored`, e.g. AU ``logits``, ``labels``, ``mask``).
+    """
+
+    def __init__(self, keys: tuple[str, ...] = ("logits", "labels", "mask")):
         super().__init__()
-        self.parts = nn.ModuleDict({k: CatMetric() for k in ("logits", "labels", "mask", "ids")})
+        self.parts = nn.ModuleDict({k: CatMetric() for k in (*keys, "ids")})
+        self.shapes: dict[str, tuple[int, ...]] = {}
 
-    def update(self, logits, labels, mask, ids) -> None:
-        """Add one batch."""
-        for key, value in zip(self.parts, (logits, labels, mask, ids), strict=True):
+    def update(self, ids: torch.Tensor, **values: torch.Tensor) -> None:
+        """Add one batch: sample ``ids`` (B,) and every key's (B, ...) values."""
+        for key, value in {**values, "ids": ids}.items():
+            self.shapes[key] = tuple(value.shape[1:])
             self.parts[key].update(value.detach().float())
 
     def compute(self) -> dict[str, torch.Tensor]:
         """All rows seen (across processes), each once, in row-id order, then reset."""
         values = {k: torch.atleast_1d(m.compute()) for k, m in self.parts.items()}
-        num_aus = values["logits"].numel() // max(values["ids"].numel(), 1)
-        for key in ("logits", "labels", "mask"):
-            values[key] = values[key].reshape(-1, num_aus)
-        ids, first = _first_occurrence(values["ids"].long())
+        rows = values["ids"].numel()
+        ids, first = _first_occurrence(values.pop("ids").long())
         for metric in self.parts.values():
             metric.reset()
-        out = {k: values[k][first] for k in ("logits", "labels", "mask")}
+        out = {k: v.reshape(rows, *self.shapes[k])[first] for k, v in values.items()}
         out["ids"] = ids
         return out
 
@@ -73,6 +78,9 @@ class AULitModule(L.LightningModule):
             how scores become decisions (:mod:`au.models.decision`), fitted on the validation
             frames after every validation epoch. With ``per_au``, an AU with fewer than
             ``min_positives`` validation positives keeps 0.5 and is reported as untuned.
+        task: ``{"name": "au" (default), "intensity", "emotion" or "joint", **options}``
+            (:mod:`au.tasks`): the head, its loss, what evaluation keeps and logs. ``loss`` and
+            ``decision`` are the AU head's (``au``, ``joint``).
     """
 
     def __init__(
@@ -85,12 +93,14 @@ class AULitModule(L.LightningModule):
         data_config: dict | None = None,
         channels_last: bool = False,
         decision: dict | None = None,
+        task: dict | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.aus = list(aus)
+        self.task = build_task(task)
         self.backbone = create_backbone(**backbone)
-        self.head = AUHead(feature_width(self.backbone), len(self.aus), **(head or {}))
+        self.head = self.task.build_head(feature_width(self.backbone), len(self.aus), head or {})
         self.loss_fn = build_loss(loss or {"name": "bce"})
         self.optimizer_config = {
             "name": "adam",
@@ -109,8 +119,9 @@ class AULitModule(L.LightningModule):
         #: 1 where the threshold was tuned on validation, 0 where it kept 0.5.
         self.register_buffer("tuned", torch.zeros(len(self.aus)))
         self.frame_threshold = FrameThresholdEstimator(len(self.aus))
-        self.val_store, self.test_store = PredictionStore(), PredictionStore()
-        self.test_results: dict[str, pd.DataFrame] = {}
+        keys = self.task.stored_keys
+        self.val_store, self.test_store = PredictionStore(keys), PredictionStore(keys)
+        self.test_results: dict = {}
         if channels_last:
             self.to(memory_format=torch.channels_last)
 
@@ -173,9 +184,10 @@ class AULitModule(L.LightningModule):
     # ---- steps -------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         """One optimisation step on a batch."""
-        logits = self.logits(batch)  # (B, A)
-        loss = self.loss_fn(logits, batch["labels"], batch["mask"])
-        self.log("train/loss", loss, prog_bar=True, on_epoch=True, batch_size=len(logits))
+        outputs = self.logits(batch)  # task=au: (B, A)
+        loss = self.task.loss(self, outputs, batch)
+        size = len(batch["index"])
+        self.log("train/loss", loss, prog_bar=True, on_epoch=True, batch_size=size)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -187,10 +199,10 @@ class AULitModule(L.LightningModule):
         self._eval_step(batch, self.test_store, "test")
 
     def _eval_step(self, batch: dict, store: PredictionStore, split: str) -> None:
-        logits = self.logits(batch)
-        loss = self.loss_fn(logits, batch["labels"], batch["mask"])
-        self.log(f"{split}/loss", loss, batch_size=len(logits), sync_dist=True)
-        store.update(logits, batch["labels"], batch["mask"], batch["index"])
+        outputs = self.logits(batch)
+        loss = self.task.loss(self, outputs, batch)
+        self.log(f"{split}/loss", loss, batch_size=len(batch["index"]), sync_dist=True)
+        store.update(batch["index"], **self.task.stored(self, outputs, batch))
 
     def fit_decision(self, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> None:
         """Fit the decision step (thresholds, or the frame-threshold estimator) on validation."""
@@ -223,18 +235,16 @@ class AULitModule(L.LightningModule):
         return [au for au, tuned in zip(self.aus, self.tuned.tolist(), strict=True) if not tuned]
 
     def on_validation_epoch_end(self) -> None:
-        """Fit the decision step on validation; log F1 at it and at 0.5, and ROC-AUC."""
-        out = self.val_store.compute()
-        if not self.trainer.sanity_checking:
-            self.fit_decision(out["logits"], out["labels"], out["mask"])
-        scores = self.score(out)
-        self._log_table("val", scores["tuned"], scores["fixed"])
+        """The task fits its decision step on validation and logs its metrics.
+
+        AU occurrence: thresholds (or the frame-threshold estimator), then F1 at them and at
+        0.5 and ROC-AUC.
+        """
+        self.task.validation_end(self, self.val_store.compute())
 
     def on_test_epoch_end(self) -> None:
-        """Report test metrics at the model's (validation-fitted) decisions and at 0.5."""
-        out = self.test_store.compute()
-        self.test_results = {**self.score(out), **out}
-        self._log_table("test", self.test_results["tuned"], self.test_results["fixed"])
+        """The task logs test metrics (AU: at the validation-fitted decisions and at 0.5)."""
+        self.test_results = self.task.test_end(self, self.test_store.compute())
 
     def _log_table(self, split: str, tuned: pd.DataFrame, fixed: pd.DataFrame) -> None:
         average = tuned.iloc[-1]

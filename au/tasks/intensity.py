@@ -1,6 +1,6 @@
-"""AU intensity head: the paper's GAP → BatchNorm → ReLU → Dropout → FC, read out on 0-5.
+"""AU intensity (``task=intensity``): the head, read out on 0-5, and the task that trains it.
 
-Two read-outs share the same trunk:
+The head is the paper's GAP → BatchNorm → ReLU → Dropout → FC with one of two read-outs:
 
 * ``"regression"``: one linear output per AU, the intensity itself (B, A); decoded by clipping
   to ``[0, 5]``.
@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from au.losses.intensity import MAX_INTENSITY
-from au.losses.ordinal import exceedance_targets, ordinal_decode
+from au.evaluation.intensity import IntensityEvaluator
+from au.evaluation.intensity_metrics import intensity_metrics
+from au.losses.intensity import MAX_INTENSITY, IntensityRegressionLoss
+from au.losses.ordinal import OrdinalIntensityLoss, exceedance_targets, ordinal_decode
+from au.tasks.base import Task, log_scores
 
 MODES = ("regression", "ordinal")
 _MIN_GAP = 1e-3  # smallest cut-point gap set by init_from_prior (keeps softplus invertible)
@@ -98,3 +102,78 @@ class IntensityHead(nn.Module):
         gaps = (theta[:, 1:] - theta[:, :-1]).clamp(min=_MIN_GAP)
         self.first_cutpoint.copy_(theta[:, :1])
         self.cutpoint_gaps.copy_(_inverse_softplus(gaps))
+
+
+#: ``task.loss`` choices: the regression kinds and CORAL's ordinal loss (ordinal head).
+INTENSITY_LOSSES = ("mse", "smooth_l1", "ordinal")
+
+
+class IntensityTask(Task):
+    """``task=intensity``: one 0-5 estimate per AU, regression or ordinal, monitored by ICC.
+
+    Args:
+        loss: ``mse`` or ``smooth_l1`` (regression head, :class:`IntensityRegressionLoss`) or
+            ``ordinal`` (CORAL cut-points, :class:`OrdinalIntensityLoss`).
+        beta: Where ``smooth_l1`` turns from quadratic to linear (intensity units).
+    """
+
+    name = "intensity"
+    headline = "icc"
+    stored_keys = ("intensity_estimates", "intensity", "mask")
+
+    def __init__(self, loss: str = "mse", beta: float = 1.0):
+        if loss not in INTENSITY_LOSSES:
+            raise ValueError(f"task.loss={loss!r}: choose one of {', '.join(INTENSITY_LOSSES)}")
+        self.mode = "ordinal" if loss == "ordinal" else "regression"
+        self.loss_fn = (
+            OrdinalIntensityLoss() if loss == "ordinal" else IntensityRegressionLoss(loss, beta)
+        )
+
+    def targets(self, index, aus: list[str]) -> dict[str, np.ndarray]:
+        """Coded intensities ``intensity`` (N, A); an occurrence-only index is refused."""
+        return {"intensity": index.intensities(aus)[0]}
+
+    def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
+        """An :class:`IntensityHead` in the loss's mode."""
+        return IntensityHead(in_features, num_aus, mode=self.mode, **options)
+
+    def init_from_data(self, module, datamodule) -> None:
+        """Start the read-out at the training intensities (mean, or level frequencies)."""
+        train = datamodule.datasets["train"]
+        module.head.init_from_prior(train.targets["intensity"], train.mask)
+
+    def loss(self, module, outputs: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Masked regression or ordinal loss against the coded intensities."""
+        return self.loss_fn(outputs, batch["intensity"], batch["mask"])
+
+    def stored(self, module, outputs: torch.Tensor, batch: dict) -> dict[str, torch.Tensor]:
+        """Decoded estimates, coded intensities and masks (B, A)."""
+        estimates = module.head.decode(outputs)
+        return {"intensity_estimates": estimates, "intensity": batch["intensity"],
+                "mask": batch["mask"]}  # fmt: skip
+
+    def validation_end(self, module, out: dict[str, torch.Tensor]) -> None:
+        """Log ICC(3,1), PCC and MAE (per AU and averaged); no decision step to fit."""
+        self._log(module, "val", out)
+
+    def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:
+        """Log the test scores; the evaluator reads ``out``."""
+        self._log(module, "test", out)
+        return out
+
+    def evaluator(self, module, datamodule, split: str, figure_dir=None) -> IntensityEvaluator:
+        """The intensity evaluator (beside the training-mean baseline)."""
+        return IntensityEvaluator.for_model(module, datamodule, split, figure_dir)
+
+    def _log(self, module, split: str, out: dict[str, torch.Tensor]) -> None:
+        aus = module.aus
+        no_baseline = torch.zeros(len(aus))
+        metrics = intensity_metrics(
+            out["intensity_estimates"].double(), out["intensity"].double(), out["mask"], aus,
+            no_baseline,
+        )  # fmt: skip
+        average = metrics.iloc[-1]
+        scores = {"icc": average["icc"], "pcc": average["pearson"], "mae": average["mae"]}
+        for row in metrics.iloc[:-1].itertuples():
+            scores |= {f"icc/{row.au}": row.icc, f"mae/{row.au}": row.mae}
+        log_scores(module, split, scores, "icc")

@@ -1,0 +1,108 @@
+"""What a task is: the plug-in that the Lightning module and the data module call.
+
+:class:`~au.models.module.AULitModule` and :class:`~au.data.datamodule.AUDataModule` call
+the task, so fit runs AU occurrence, intensity, emotion or both heads without
+``if task == ...`` in the training code.
+
+A task gives
+
+- the targets the dataset returns beside ``labels``/``mask`` (:meth:`Task.targets`), and
+  whether the data must code AUs (:attr:`Task.needs_au_labels`);
+- the head on the backbone's pooled features (:meth:`Task.build_head`) and its loss
+  (:meth:`Task.loss`);
+- what each evaluation step keeps (:meth:`Task.stored`), the validation decision step and the
+  logged validation / test metrics (:meth:`Task.validation_end`, :meth:`Task.test_end`); the
+  checkpoint monitor is set by the task's config (``schedule.monitor`` in ``configs/task/``);
+- the evaluator that writes the run record (:meth:`Task.evaluator`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from au.evaluation.evaluator import EvaluationResult, Evaluator
+
+
+class Task:
+    """Base class of every task; see the module docstring for the hooks."""
+
+    #: The task's name (``task=<name>``).
+    name: str = "task"
+    #: Whether the data must code at least one row of every AU (the AU heads need them).
+    needs_au_labels: bool = True
+    #: The record's headline score (``summary.json`` key).
+    headline: str = "f1"
+    #: The keys of :meth:`stored` (the module's prediction stores are built with them).
+    stored_keys: tuple[str, ...] = ()
+
+    def targets(self, index, aus: list[str]) -> dict[str, np.ndarray]:
+        """Per-row targets (N, ...) of an :class:`~au.data.index.AUIndex` beyond AU labels."""
+        return {}
+
+    def check_targets(self, targets: Mapping[str, np.ndarray], where: str) -> None:
+        """Raise ``ValueError`` naming ``where`` if the data hold none of the task's targets."""
+
+    def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
+        """The head on pooled backbone features (B, F)."""
+        raise NotImplementedError
+
+    def init_from_data(self, module, datamodule) -> None:
+        """Start the head at the training data's prior (a fresh fit only, never on resume)."""
+
+    def loss(self, module, outputs, batch: dict) -> torch.Tensor:
+        """The training loss of a batch's head ``outputs``."""
+        raise NotImplementedError
+
+    def stored(self, module, outputs, batch: dict) -> dict[str, torch.Tensor]:
+        """What an evaluation step keeps per sample (each (B, ...)); ``ids`` is added."""
+        raise NotImplementedError
+
+    def validation_end(self, module, out: dict[str, torch.Tensor]) -> None:
+        """Fit the decision step on validation (not while sanity checking) and log metrics."""
+        raise NotImplementedError
+
+    def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:
+        """Log test metrics; return what :meth:`evaluator` processes (``module.test_results``)."""
+        raise NotImplementedError
+
+    def evaluator(self, module, datamodule, split: str, figure_dir=None) -> Evaluator:
+        """The evaluator of the module on a data module's split (decision step fitted).
+
+        With ``figure_dir`` the evaluator also draws the task's figures there (PNG).
+        """
+        raise NotImplementedError
+
+
+def log_scores(module, split: str, scores: Mapping[str, float], headline: str) -> None:
+    """Log finite ``scores`` as ``<split>/<key>``; the headline always (0.0 when undefined).
+
+    The headline is the checkpoint monitor, so it must exist every epoch; a NaN one (e.g. no
+    labelled validation row yet) is logged as 0.0.
+    """
+    values = {f"{split}/{k}": float(v) for k, v in scores.items() if np.isfinite(float(v))}
+    top = values.pop(f"{split}/{headline}", 0.0)
+    module.log_dict(values)
+    module.log(f"{split}/{headline}", top, prog_bar=True)
+
+
+def merge_results(results: Sequence[EvaluationResult], headline: str) -> EvaluationResult:
+    """One result from several tasks' results (e.g. joint: AU then emotion), in order.
+
+    Raises:
+        ValueError: If two results share a table name, or a summary key with different values.
+    """
+    summary, tables, sections = {}, {}, []
+    for result in results:
+        shared = summary.keys() & result.summary.keys()
+        clash = {k for k in shared if summary[k] != result.summary[k]}
+        clash |= tables.keys() & result.tables.keys()
+        if clash:
+            raise ValueError(f"merging evaluation results: keys {sorted(clash)} appear twice")
+        summary |= result.summary
+        tables |= result.tables
+        sections += result.sections
+    return EvaluationResult(headline, summary, tables, sections)

@@ -1,0 +1,126 @@
+"""Emotion (``task=emotion``): one softmax head over the index's ``emotion`` column.
+
+The head is the paper's AU head (BatchNorm → ReLU → Dropout → Linear) with one output per
+class; the loss is cross-entropy over the frames that carry a label (an empty cell or ``other``
+is -1 and never counts). Validation logs accuracy, balanced accuracy and macro-F1; the
+checkpoint monitor is ``val/macro_f1`` (``configs/task/emotion.yaml``). The data need no AU
+label (FER-2013 codes none).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from au.data.index import IndexFormatError
+from au.emotions import parse_emotion
+from au.evaluation.emotion import EmotionEvaluator
+from au.evaluation.emotion_metrics import emotion_metrics
+from au.evaluation.occurrence import split_frames
+from au.models.head import AUHead
+from au.tasks.base import Task, log_scores
+
+#: The default classes: neutral and the six basic emotions (FER-2013's seven).
+BASIC_EMOTIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust")
+NOT_SUBJECT_INDEPENDENT = (
+    "This split is NOT subject-independent (the data set has no subject ids; index.json "
+    "subject_independent: false)"
+)
+
+
+class MaskedCrossEntropy(nn.Module):
+    """Cross-entropy of class logits (B, C) against class indices (B,), -1 left out.
+
+    A batch with no labelled frame gives 0 (still connected to the graph).
+    """
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over the labelled frames."""
+        labelled = target >= 0
+        if not bool(labelled.any()):
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits[labelled], target[labelled].long())
+
+
+class EmotionTask(Task):
+    """``task=emotion``: classify each face into one of ``emotions``.
+
+    Args:
+        emotions: Class names in output order (synonyms such as ``happy`` accepted).
+    """
+
+    name = "emotion"
+    headline = "macro_f1"
+    needs_au_labels = False
+    stored_keys = ("emotion_logits", "emotion")
+
+    def __init__(self, emotions: Sequence[str] = BASIC_EMOTIONS):
+        self.classes = [parse_emotion(e) for e in emotions]
+        if len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
+            raise ValueError(f"task.emotions={list(emotions)}: need 2 or more distinct emotions")
+        self.loss_fn = MaskedCrossEntropy()
+
+    def targets(self, index, aus: list[str]) -> dict[str, np.ndarray]:
+        """Class index ``emotion`` (N,) of every row, -1 where unlabelled."""
+        return {"emotion": index.emotion_labels(self.classes)}
+
+    def check_targets(self, targets: Mapping[str, np.ndarray], where: str) -> None:
+        """Raise :class:`~au.data.index.IndexFormatError` if no row carries one of the classes."""
+        if not (np.asarray(targets["emotion"]) >= 0).any():
+            raise IndexFormatError(
+                f"the data ({where}) has no emotion label among {self.classes}: task={self.name} "
+                "needs an index with an `emotion` column (e.g. data=synthetic or data=fer2013)"
+            )
+
+    def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
+        """The paper's head with one logit per class (B, C)."""
+        return AUHead(in_features, len(self.classes), **options)
+
+    def loss(self, module, outputs: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Cross-entropy over the labelled frames of the batch."""
+        return self.loss_fn(outputs, batch["emotion"])
+
+    def stored(self, module, outputs: torch.Tensor, batch: dict) -> dict[str, torch.Tensor]:
+        """Class logits (B, C) and class indices (B,)."""
+        return {"emotion_logits": outputs, "emotion": batch["emotion"]}
+
+    def validation_end(self, module, out: dict[str, torch.Tensor]) -> None:
+        """Log accuracy, balanced accuracy and macro-F1 of the labelled validation frames."""
+        log_scores(module, "val", self.scores(out), self.headline)
+
+    def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:
+        """Log the test scores; the evaluator reads ``out``."""
+        log_scores(module, "test", self.scores(out), self.headline)
+        return out
+
+    def scores(self, out: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Accuracy, balanced accuracy and macro-F1 (NaN without a labelled frame)."""
+        target = out["emotion"].reshape(-1).long()
+        labelled = target >= 0
+        if not bool(labelled.any()):
+            return {"macro_f1": math.nan}
+        truth = [self.classes[i] for i in target[labelled].tolist()]
+        guess = [self.classes[i] for i in out["emotion_logits"][labelled].argmax(-1).tolist()]
+        summary = emotion_metrics(truth, guess, classes=self.classes).summary()
+        return {k: summary[k] for k in ("accuracy", "balanced_accuracy", "macro_f1")}
+
+    def evaluator(self, module, datamodule, split: str, figure_dir=None) -> EmotionEvaluator:
+        """The emotion evaluator (beside the majority class of the training labels)."""
+        return self.emotion_evaluator(datamodule, split, None, figure_dir)
+
+    def emotion_evaluator(self, datamodule, split: str, readout, figure_dir) -> EmotionEvaluator:
+        """The emotion evaluator, with the AU read-out ``(aus, thresholds)`` when given."""
+        independent = datamodule.index.meta.get("subject_independent", True)
+        return EmotionEvaluator(
+            self.classes,
+            train_labels=datamodule.datasets["train"].targets["emotion"],
+            frames=split_frames(datamodule, split),
+            readout=readout,
+            note="" if independent else NOT_SUBJECT_INDEPENDENT,
+            figure_dir=figure_dir,
+        )
