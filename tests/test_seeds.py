@@ -57,3 +57,20 @@ def test_epoch_changes_the_order(small_synthetic, data_root):
     _, first = _first_batches(data_root, seed=3, epoch=0)
     _, second = _first_batches(data_root, seed=3, epoch=1)
     assert not torch.equal(first[0]["index"], second[0]["index"])
+
+
+def test_a_resumed_run_replays_the_batches_of_its_epoch(small_synthetic, data_root):
+    # An uninterrupted run reaches epoch 2 after iterating epochs 0 and 1; a resumed run starts
+    # fresh at epoch 2. Both must see the same batches, augmentation included.
+    running, _ = _first_batches(data_root, seed=5, epoch=0, batches=3)
+    for epoch in (1, 2):
+        running.set_epoch(5, epoch)
+        loader = running.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        if epoch == 1:
+            for _ in loader:
+                pass
+    continued = [batch for _, batch in zip(range(2), loader, strict=False)]
+    _, resumed = _first_batches(data_root, seed=5, epoch=2)
+    for x, y in zip(continued, resumed, strict=True):
+        assert torch.equal(x["index"], y["index"]) and torch.equal(x["image"], y["image"])
