@@ -38,7 +38,10 @@ from au.models.module import OPTIMIZERS
 MODEL_KEYS = ("backbone", "head", "loss", "optimizer", "decision", "channels_last")
 DECISION_KEYS = ("name", "min_positives")
 #: Arguments the builders pass themselves, so a config may not set them.
-SET_BY_CODE = {"self", "in_features", "num_aus", "params", "max_epochs", "callbacks", "logger"}
+SET_BY_CODE = {
+    "self", "in_features", "num_aus", "params", "max_epochs", "callbacks", "logger",
+    "task",  # the data module's task comes from the `task` group (configs/task/)
+}  # fmt: skip
 #: Keys that moved: where they are now.
 MOVED = {"model.optimizer.head_finetune_lr": "schedule.head_finetune_lr"}
 
