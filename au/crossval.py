@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from omegaconf import DictConfig, open_dict
 
 from au.evaluation.run_record import RESULTS_DIR, SUMMARY, find_run_records, read_run_record
 from au.fit import run_fit
+from au.run_folder import bad_input_stops_run
 
 
 def aggregate_folds(per_fold: dict[int, pd.DataFrame], column: str = "f1") -> pd.DataFrame:
@@ -112,7 +114,11 @@ def collect_fold_runs(root: Path) -> dict[int, pd.DataFrame]:
     """
     per_fold: dict[int, pd.DataFrame] = {}
     for folder in find_run_records(root):
-        record = read_run_record(folder)
+        try:
+            record = read_run_record(folder)
+        except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
+            warnings.warn(f"skipped run {folder.parent}: {err}", stacklevel=2)
+            continue
         if record.facts.get("fold") is None:
             raise ValueError(f"cannot tell the test fold of {folder.parent}: none in its record")
         fold = int(record.facts["fold"])
@@ -120,13 +126,19 @@ def collect_fold_runs(root: Path) -> dict[int, pd.DataFrame]:
             raise ValueError(f"two runs under {root} test fold {fold}; summarise one setting")
         per_fold[fold] = record.metrics
     if not per_fold:
-        raise ValueError(f"no finished run (*/{RESULTS_DIR}/{SUMMARY}) under {root}")
+        raise ValueError(f"no readable finished run (*/{RESULTS_DIR}/{SUMMARY}) under {root}")
+    print(f"summarising {len(per_fold)} runs (folds {sorted(per_fold)}) under {root}")
     return per_fold
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="crossval")
 def main(config: DictConfig) -> float:
     """Hydra entry point; prints the table and returns the mean average F1 over folds."""
+    with bad_input_stops_run(config):
+        return _run(config)
+
+
+def _run(config: DictConfig) -> float:
     if config.summarize:
         root = Path(config.summarize).expanduser()
         text = write_crossval(collect_fold_runs(root), root)

@@ -79,3 +79,25 @@ def test_two_folds_train_and_aggregate(small_synthetic, tmp_path):
         assert table.loc["average", f"fold{fold}"] == pytest.approx(summary["f1"])
     folds = table.loc["average", ["fold1", "fold2"]]
     assert table.loc["average", "mean"] == pytest.approx(folds.mean())
+
+
+def test_summarize_skips_an_unreadable_run_by_name(tmp_path, capsys):
+    import json as _json
+
+    import pandas as _pd
+
+    from au.crossval import collect_fold_runs
+
+    for fold in (1, 2, 3):
+        results = tmp_path / f"fold{fold}" / "results"
+        results.mkdir(parents=True)
+        summary = dict(f1=0.5, fold=fold, loss="bce", seed=0, experiment="bce")
+        (results / "summary.json").write_text(_json.dumps(summary))
+        _pd.DataFrame([dict(au="AU1", f1=0.5), dict(au="average", f1=0.5)]).to_csv(
+            results / "test_metrics.csv", index=False
+        )
+    (tmp_path / "fold3" / "results" / "summary.json").write_text("{broken")
+    with pytest.warns(UserWarning, match=r"skipped run .*fold3"):
+        per_fold = collect_fold_runs(tmp_path)
+    assert sorted(per_fold) == [1, 2]
+    assert "summarising 2 runs (folds [1, 2])" in capsys.readouterr().out
