@@ -28,10 +28,10 @@ from tabulate import tabulate  # noqa: E402
 
 from au.data.dataset import read_image  # noqa: E402
 from au.evaluate import checkpoint_data_settings  # noqa: E402
+from au.evaluation.occurrence_metrics import per_au_metrics  # noqa: E402
 from au.inference.align import EyeFinder, roll_of  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import HaarFaceDetector  # noqa: E402
-from au.metrics import per_au_metrics  # noqa: E402
 from au.prepare.common import crop_box  # noqa: E402
 
 CONDITIONS = {

@@ -32,8 +32,8 @@ from scipy import stats
 
 from au.aus import au_number
 from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, verdict
+from au.evaluation.plots import plot_grouped_f1, plot_paired_deltas
 from au.evaluation.run_record import RESULTS_DIR, find_run_records, read_run_record, run_facts
-from au.plots import plot_grouped_f1, plot_paired_deltas
 
 #: What identifies a run; runs of one group that differ in the others are its replicates.
 RUN_KEYS = ("experiment", "loss", "decision", "backbone", "data", "fold", "seed")

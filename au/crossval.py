@@ -31,8 +31,9 @@ def aggregate_folds(per_fold: dict[int, pd.DataFrame], column: str = "f1") -> pd
     """One ``column`` (e.g. F1) per AU and fold, with mean and std (ddof=1) over folds.
 
     Args:
-        per_fold: Fold number -> that fold's :func:`au.metrics.per_au_metrics` table (one row
-            per AU and a final ``average`` row).
+        per_fold: Fold number -> that fold's
+            :func:`au.evaluation.occurrence_metrics.per_au_metrics` table (one row per AU and a
+            final ``average`` row).
         column: The metric to aggregate.
 
     Returns:

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from au.builders import to_dict  # noqa: E402
 from au.data.datamodule import AUDataModule  # noqa: E402
 from au.evaluation.occurrence import AUOccurrenceEvaluator  # noqa: E402
+from au.evaluation.plots import plot_f1_bars, plot_pr_curves, plot_roc_curves, plot_training_curves  # noqa: E402
 from au.evaluation.run_record import (  # noqa: E402
     RESULTS_DIR,
     facts_of_run,
@@ -40,7 +41,6 @@ from au.evaluation.run_record import (  # noqa: E402
 from au.inference.runtime import build_runtime  # noqa: E402
 from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
-from au.plots import plot_f1_bars, plot_pr_curves, plot_roc_curves, plot_training_curves  # noqa: E402
 from au.run_folder import bad_input_stops_run  # noqa: E402
 
 

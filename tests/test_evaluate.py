@@ -16,7 +16,7 @@ from au.evaluate import (
     run_evaluate,
     training_marks,
 )
-from au.metrics import per_au_metrics
+from au.evaluation.occurrence_metrics import per_au_metrics
 from au.models.module import AULitModule
 
 FIGURES = ("f1_bars.png", "pr_curves.png", "roc_curves.png", "training_curves.png")

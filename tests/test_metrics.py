@@ -5,7 +5,13 @@ import math
 import pytest
 import torch
 
-from au.metrics import baseline_f1, f1_table, per_au_metrics, prevalence, select_thresholds
+from au.evaluation.occurrence_metrics import (
+    baseline_f1,
+    f1_table,
+    per_au_metrics,
+    prevalence,
+    select_thresholds,
+)
 
 
 def _known():

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from au.compare import collect_local_runs, compare_runs, main
+from au.evaluation.occurrence_metrics import per_au_metrics
 from au.evaluation.paired_bootstrap import (
     NO_DIFFERENCE,
     SubjectCounts,
     average_f1,
     paired_bootstrap,
 )
-from au.metrics import per_au_metrics
 
 from .test_compare import write_fake_run
 

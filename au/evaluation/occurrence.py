@@ -16,12 +16,12 @@ import pandas as pd
 import torch
 
 from au.evaluation.evaluator import EvaluationResult
+from au.evaluation.occurrence_metrics import baseline_f1, per_au_metrics
 from au.evaluation.occurrence_report import (
     condition_table,
     metric_sections,
     predictions_table,
 )
-from au.metrics import baseline_f1, per_au_metrics
 
 #: What :meth:`AUOccurrenceEvaluator.process` reads from each batch of outputs.
 OUTPUT_KEYS = ("logits", "labels", "mask", "ids")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 import torch
 
-from au.metrics import f1_table, per_au_metrics
+from au.evaluation.occurrence_metrics import f1_table, per_au_metrics
 
 #: Test-frame conditions of the synthetic set, as (name, pandas query on its index columns).
 SYNTHETIC_CONDITIONS = (

@@ -10,8 +10,8 @@ bootstrap resamples both, separately within each test fold (stratum):
 * the pairs (seeds): training randomness, drawn with replacement among the fold's pairs.
 
 F1 is recomputed from per-subject counts (TP, FP, FN per AU) for every draw, so each draw's
-average F1 is exactly what :func:`au.metrics.per_au_metrics` would give on those frames (the
-mean over AUs with a positive).
+average F1 is exactly what :func:`au.evaluation.occurrence_metrics.per_au_metrics` would give on
+those frames (the mean over AUs with a positive).
 """
 
 from __future__ import annotations

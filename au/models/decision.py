@@ -7,7 +7,7 @@ their threshold estimator:
 
 * ``auto`` (default): ``frame_threshold`` for LSEP, ``per_au`` for every other loss.
 * ``per_au``: one threshold per AU, tuned on validation frames to maximise F1
-  (:func:`au.metrics.select_thresholds`).
+  (:func:`au.evaluation.occurrence_metrics.select_thresholds`).
 * ``frame_threshold``: a threshold per frame, ``θ(x) = w·f(x) + b``, regressed (ridge least
   squares) from the frame's logits ``f(x)`` to the threshold that best separates that frame's
   present from its absent AUs (:class:`FrameThresholdEstimator`).

@@ -11,8 +11,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics import CatMetric
 
+from au.evaluation.occurrence_metrics import per_au_metrics, select_thresholds
 from au.losses import build_loss
-from au.metrics import per_au_metrics, select_thresholds
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
 from au.models.decision import DECISIONS, FrameThresholdEstimator, resolve_decision

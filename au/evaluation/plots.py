@@ -80,7 +80,8 @@ def _grid(count: int, columns: int = 4) -> tuple[Figure, list[Axes]]:
 
 def _operating_point(scores, target, threshold: float) -> dict[str, float]:
     tp, fp, tn, fn, _ = binary_stat_scores(scores, target, threshold=threshold).tolist()
-    precision = tp / (tp + fp) if tp + fp else 0.0  # as au.metrics: nothing predicted
+    # as au.evaluation.occurrence_metrics: nothing predicted gives precision 0
+    precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return dict(precision=precision, recall=recall, fpr=fp / (fp + tn), f1=f1)
