@@ -107,8 +107,8 @@ def loader_figures(num_workers: int) -> dict:
 
 def stage1_figures(backbone: str, epochs: int) -> list[dict]:
     """Stage 1 (frozen backbone) on the synthetic set with and without the feature cache."""
-    from au.config import compose_config
     from au.fit import run_fit
+    from au.run.config import compose_config
 
     rows = []
     cache_dir = Path("logs/bench/feature-cache")

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, open_dict
 
 from au.evaluation.run_record import RESULTS_DIR, SUMMARY, find_run_records, read_run_record
 from au.fit import run_fit
-from au.run_folder import bad_input_stops_run
+from au.run.folder import bad_input_stops_run
 
 
 def aggregate_folds(per_fold: dict[int, pd.DataFrame], column: str = "f1") -> pd.DataFrame:

@@ -27,7 +27,6 @@ import hydra  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from au.builders import to_dict  # noqa: E402
 from au.data.datamodule import AUDataModule  # noqa: E402
 from au.evaluation.occurrence import AUOccurrenceEvaluator  # noqa: E402
 from au.evaluation.plots import plot_f1_bars, plot_pr_curves, plot_roc_curves, plot_training_curves  # noqa: E402
@@ -41,7 +40,8 @@ from au.evaluation.run_record import (  # noqa: E402
 from au.inference.runtime import build_runtime  # noqa: E402
 from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
-from au.run_folder import bad_input_stops_run  # noqa: E402
+from au.run.builders import to_dict  # noqa: E402
+from au.run.folder import bad_input_stops_run  # noqa: E402
 
 
 def run_dir_of(ckpt_path: str | Path) -> Path:

@@ -39,7 +39,7 @@ from au.inference.export import (  # noqa: E402
     write_sidecar,
 )
 from au.inference.media import MediaReadError, Source, find_sources, read_frames  # noqa: E402
-from au.run_folder import bad_input_stops_run  # noqa: E402
+from au.run.folder import bad_input_stops_run  # noqa: E402
 
 log = logging.getLogger("au.export")
 FORMATS = {"onnx": ("onnx",), "torchscript": ("torchscript",), "both": ("onnx", "torchscript")}

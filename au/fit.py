@@ -21,10 +21,10 @@ import lightning as L  # noqa: N812, E402
 from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from au.builders import build_datamodule, build_module, build_trainer  # noqa: E402
 from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
 from au.evaluation.run_record import RESULTS_DIR, run_facts, write_run_record  # noqa: E402
-from au.run_folder import bad_input_stops_run  # noqa: E402
+from au.run.builders import build_datamodule, build_module, build_trainer  # noqa: E402
+from au.run.folder import bad_input_stops_run  # noqa: E402
 
 
 def run_fit(config: DictConfig) -> dict:

@@ -31,7 +31,7 @@ from au.inference.media import MediaReadError, Source, find_sources  # noqa: E40
 from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
 from au.inference.records import PredictionTable, prediction_columns  # noqa: E402
 from au.inference.tracking import FaceTracker  # noqa: E402
-from au.run_folder import bad_input_stops_run  # noqa: E402
+from au.run.folder import bad_input_stops_run  # noqa: E402
 
 
 def build_tracker(config: DictConfig) -> FaceTracker | None:

@@ -43,7 +43,7 @@ def small_synthetic(data_root):
 
 def compose_fit(overrides: list[str]):
     """The ``fit`` config with overrides, as Hydra composes it for ``python -m au.fit``."""
-    from au.config import compose_config
+    from au.run.config import compose_config
 
     return compose_config("fit", overrides)
 

@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 import torch
 
-from au.config_checks import ConfigValueError, check_config_values
 from au.data.datamodule import AUDataModule
 from au.data.index import IndexFormatError, read_index, write_index
 from au.data.splits import SplitError, split_subjects
@@ -25,7 +24,8 @@ from au.inference.media import Source, read_frames
 from au.inference.pipeline import PredictionRunner, PredictSummary
 from au.models.checkpoint import CheckpointError, read_checkpoint
 from au.models.module import AULitModule
-from au.run_folder import remove_unstarted_run, run_stamp
+from au.run.config_checks import ConfigValueError, check_config_values
+from au.run.folder import remove_unstarted_run, run_stamp
 from tests.conftest import compose_fit
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ from au.compare import (
     main,
     parse_baseline,
 )
-from au.config import CONFIG_DIR
+from au.run.config import CONFIG_DIR
 
 from .conftest import small_fit_overrides
 

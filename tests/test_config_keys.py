@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 
 from au.callbacks.two_stage import TwoStageFineTuning
-from au.config import CONFIG_DIR, compose_config
-from au.config_checks import ConfigValueError, check_config_values
 from au.models.module import AULitModule
+from au.run.config import CONFIG_DIR, compose_config
+from au.run.config_checks import ConfigValueError, check_config_values
 
 GROUPS = ("data", "backbone", "loss", "experiment", "schedule", "decision", "trainer", "ablation")
 #: Overrides a group option needs to compose (a mandatory key).

@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from au.config import compose_config
 from au.crossval import aggregate_folds, collect_fold_runs, run_crossval, write_crossval
+from au.run.config import compose_config
 
 from .conftest import small_fit_overrides
 

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import torch
 
-from au.config import compose_config
 from au.data.datamodule import AUDataModule
 from au.evaluate import (
     checkpoint_data_settings,
@@ -18,6 +17,7 @@ from au.evaluate import (
 )
 from au.evaluation.occurrence_metrics import per_au_metrics
 from au.models.module import AULitModule
+from au.run.config import compose_config
 
 FIGURES = ("f1_bars.png", "pr_curves.png", "roc_curves.png", "training_curves.png")
 

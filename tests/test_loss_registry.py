@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-from au.config import compose_config
 from au.losses.masking import full_mask, masked_mean
 from au.losses.registry import (
     build_loss,
@@ -15,6 +14,7 @@ from au.losses.registry import (
     registered_losses,
 )
 from au.models.module import AULitModule
+from au.run.config import compose_config
 
 
 @register_loss("toy_l1")

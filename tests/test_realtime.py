@@ -238,8 +238,8 @@ def test_memory_and_time_per_frame_stay_flat_over_a_long_video(ckpt, tmp_path):
 
 
 def test_evaluate_in_onnx_runtime_scores_as_pytorch(ckpt, tmp_path):
-    from au.config import compose_config
     from au.evaluate import run_evaluate
+    from au.run.config import compose_config
 
     results = {}
     for runtime in ("torch", "onnx"):

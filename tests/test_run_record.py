@@ -9,11 +9,11 @@ import pytest
 import torch
 import yaml
 
-from au.config import compose_config
 from au.evaluate import run_evaluate
 from au.evaluation.evaluator import EvaluationResult, Evaluator
 from au.evaluation.occurrence import AUOccurrenceEvaluator
 from au.evaluation.run_record import read_run_record, run_facts, write_run_record
+from au.run.config import compose_config
 
 #: 6 frames, 2 AUs; logits 0 = probability 0.5. At threshold 0.5 (AU1) and 0.7 (AU2):
 #: AU1 decides 1,1,0,1,0,0 on labels 1,0,0,1,1,0 -> TP 2, FP 1, FN 1: F1 = 4/6.

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from au.config_checks import ConfigValueError
 from au.data.index import AUIndex, IndexFormatError
 from au.evaluation.emotion import EmotionEvaluator
+from au.run.config_checks import ConfigValueError
 from au.tasks import build_task
 from au.tasks.emotion import EmotionTask, MaskedCrossEntropy
 

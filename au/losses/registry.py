@@ -4,7 +4,7 @@ A loss module decorates its ``nn.Module`` with ``@register_loss("name")``; ``con
 <name>.yaml`` (``# @package model.loss``) holds ``name: <name>`` and the constructor's keyword
 arguments. Every module of this package is imported on first use, so nothing else needs an
 edit: ``loss=<name>`` trains with it, checkpoints rebuild it by name, and the config check
-(:mod:`au.config_keys`) accepts exactly its constructor's arguments.
+(:mod:`au.run.config_keys`) accepts exactly its constructor's arguments.
 
 A loss that needs numbers from the training labels (weighted BCE's per-AU positive weights)
 defines a classmethod ``options_from_training_labels(labels, mask, options) -> dict``; the

@@ -30,7 +30,7 @@ def build_task(options: Mapping | None = None) -> Task:
         ConfigValueError: On an unknown task name, an option the task does not take or a bad
             option value (a ``ValueError``; ``au.fit`` prints it as one ``error:`` line).
     """
-    from au.config_checks import ConfigValueError  # imports the data module, which needs us
+    from au.run.config_checks import ConfigValueError  # imports the data module, which needs us
 
     options = dict(options or {})
     name = options.pop("name", "au")

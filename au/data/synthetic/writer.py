@@ -30,7 +30,7 @@ from au.data.index import INDEX_CSV, INDEX_JSON, write_index
 from au.data.synthetic.episodes import SubjectPlan, code_intensities, plan_subject
 from au.data.synthetic.nuisances import DIFFICULTY_LEVELS, nuisance_record
 from au.data.synthetic.render import render_face
-from au.processes import die_with_parent
+from au.run.processes import die_with_parent
 
 MODALITIES = ("rgb", "gray", "thermal")
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -171,7 +171,7 @@ def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame
         return
     # One OpenCV thread per worker process: the parallelism is over subjects. Workers start
     # from a fork server: forking a process whose OpenCV/torch thread pools are running can
-    # deadlock the child. A killed parent takes its workers with it (au.processes).
+    # deadlock the child. A killed parent takes its workers with it (au.run.processes).
     processes = min(workers, len(jobs))
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(

@@ -25,12 +25,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from au.aus import UnknownAUError
-from au.config_checks import ConfigValueError, check_config_values
 from au.data.dataset import ImageReadError
 from au.data.index import IndexFormatError
 from au.data.splits import SplitError
 from au.inference.media import MediaReadError
 from au.models.checkpoint import CheckpointError
+from au.run.config_checks import ConfigValueError, check_config_values
 
 #: Errors caused by input a user can fix: reported in one message, without a traceback.
 INPUT_ERRORS = (

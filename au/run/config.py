@@ -8,7 +8,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 #: The repository's ``configs/`` (au installs editable, so it sits beside the package).
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:

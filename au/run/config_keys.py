@@ -14,7 +14,7 @@ code that receives it, so a new argument needs no edit here:
   torch optimizer's arguments; ``model.decision``: :data:`DECISION_KEYS`;
 - ``trainer``: ``lightning.Trainer``.
 
-Value types are checked by :mod:`au.config_checks`, which calls :func:`unknown_keys` first.
+Value types are checked by :mod:`au.run.config_checks`, which calls :func:`unknown_keys` first.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from omegaconf import DictConfig, OmegaConf
 
 from au.callbacks.two_stage import TwoStageFineTuning
-from au.config_keys import unknown_keys
 from au.data.datamodule import AUDataModule
 from au.data.synthetic import SyntheticConfig
+from au.run.config_keys import unknown_keys
 
 #: Keys outside the sections typed by code, with the types they take.
 TOP_LEVEL_TYPES: dict[str, object] = {
@@ -55,7 +55,7 @@ def check_config_values(config: DictConfig) -> None:
         ConfigValueError: Listing every wrong key, one line each, with what was expected.
     """
     expected = expected_types(config)
-    problems = unknown_keys(config)  # au.config_keys: keys the receiving code does not take
+    problems = unknown_keys(config)  # au.run.config_keys: keys the receiving code does not take
     for key, annotation in expected.items():
         value = OmegaConf.select(config, key, default=_ABSENT)
         if value is _ABSENT or _is_missing(config, key):
