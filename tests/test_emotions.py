@@ -6,7 +6,8 @@ import torch
 
 from au.aus import DISFA_AUS, DISFA_DETECTION_AUS, parse_au
 from au.data.synthetic.episodes import sample_subject_timeline, stratified_kind_draws
-from au.emotions import (
+from au.evaluation.emotion_metrics import emotion_metrics, majority_baseline
+from au.tasks.emotion_readout import (
     EMOTIONS,
     PROTOTYPES,
     RULES,
@@ -17,7 +18,6 @@ from au.emotions import (
     parse_emotion,
     predict_emotion,
 )
-from au.evaluation.emotion_metrics import emotion_metrics, majority_baseline
 
 DISFA8 = list(DISFA_DETECTION_AUS)  # 1, 2, 4, 6, 9, 12, 25, 26
 DISFA12 = list(DISFA_AUS)  # 1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from au.data.dataset import read_image
-from au.emotions import EMOTIONS, predict_emotion
 from au.inference.align import EyeFinder, roll_of
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, HaarFaceDetector, clip_box, crop_square, square_box
@@ -18,6 +17,7 @@ from au.inference.media import MediaReadError
 from au.inference.records import FRAME_COLUMNS, prediction_columns
 from au.predict import run_predict
 from au.prepare.common import crop_box
+from au.tasks.emotion_readout import EMOTIONS, predict_emotion
 
 
 def compose_predict(overrides: list[str]):

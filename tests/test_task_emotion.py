@@ -11,8 +11,8 @@ import torch
 from au.data.index import AUIndex, IndexFormatError
 from au.evaluation.emotion import EmotionEvaluator
 from au.run.config_checks import ConfigValueError
-from au.tasks import build_task
 from au.tasks.emotion import EmotionTask, MaskedCrossEntropy
+from au.tasks.registry import build_task
 
 CLASSES = ["neutral", "happiness", "surprise"]
 

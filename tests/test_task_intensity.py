@@ -10,8 +10,8 @@ import torch
 
 from au.data.index import AUIndex, IndexFormatError
 from au.evaluation.intensity import IntensityEvaluator
-from au.tasks import build_task
 from au.tasks.intensity import IntensityHead, IntensityTask
+from au.tasks.registry import build_task
 
 TABLE = pd.DataFrame(
     {"path": ["a.png", "b.png", "c.png"], "subject": ["s1", "s1", "s2"],

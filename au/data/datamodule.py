@@ -16,7 +16,8 @@ from au.data.dataset import AUImageDataset
 from au.data.index import AUIndex, read_index
 from au.data.splits import split_subjects
 from au.data.transforms import eval_transform, train_transform
-from au.tasks import AUTask, Task
+from au.tasks.au import AUTask
+from au.tasks.base import Task
 
 SPLITS = ("train", "val", "test")
 

@@ -34,7 +34,7 @@ import pandas as pd
 
 from au.aus import UnknownAUError, parse_au
 from au.data.validation import duplicate_problems, image_problems, label_problems
-from au.emotions import parse_emotion
+from au.tasks.emotion_readout import parse_emotion
 
 INDEX_CSV = "index.csv"
 INDEX_JSON = "index.json"

@@ -4,9 +4,9 @@
 ``task=emotion`` and the emotion half of ``task=joint``. It scores the frames that carry an
 emotion label (class index >= 0) with :func:`au.evaluation.emotion_metrics.emotion_metrics`
 and, on the same frames, the majority class of the training labels and, for a model with an
-AU head, the AU→emotion read-out under every rule of :data:`au.emotions.RULES` (the calibrated
-rule with the model's tuned thresholds). Tables: ``emotion_summary`` (one row per model),
-``emotion_metrics`` (per class), ``emotion_confusion`` (row-normalised) and
+AU head, the AU→emotion read-out under every rule of :data:`au.tasks.emotion_readout.RULES`
+(the calibrated rule with the model's tuned thresholds). Tables: ``emotion_summary`` (one row
+per model), ``emotion_metrics`` (per class), ``emotion_confusion`` (row-normalised) and
 ``emotion_predictions`` (per frame); headline ``macro_f1``. With a ``figure_dir`` it also
 writes the confusion matrix and ROC curves as PNG.
 """
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from au.emotions import RULES, emotion_scores, predict_emotion
 from au.evaluation.emotion_metrics import (
     EmotionMetrics,
     emotion_metrics,
@@ -29,6 +28,7 @@ from au.evaluation.emotion_metrics import (
     summary_table,
 )
 from au.evaluation.evaluator import EvaluationResult
+from au.tasks.emotion_readout import RULES, emotion_scores, predict_emotion
 
 #: What :meth:`EmotionEvaluator.process` reads; ``logits`` (AU) too when it scores a read-out.
 OUTPUT_KEYS = ("emotion_logits", "emotion", "ids")

@@ -138,8 +138,8 @@ class IntensityEvaluator:
             rows = torch.tensor((frames["subject"].astype(str) == subject).to_numpy())
             paths.append(
                 plot_intensity_over_time(
-                    frames["frame"].to_numpy()[rows.numpy()], estimates[rows], labels[rows], mask[rows],
-                    self.aus, self.figure_dir / "intensity_over_time.png",
+                    frames["frame"].to_numpy()[rows.numpy()], estimates[rows], labels[rows],
+                    mask[rows], self.aus, self.figure_dir / "intensity_over_time.png",
                     f"Test subject {subject}: coded (grey) and estimated (blue) intensity",
                     self.positive_threshold,
                 )

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from au.data.transforms import eval_transform, normalization
-from au.emotions import EMOTIONS, emotion_scores, format_coverage, predict_emotion
 from au.inference.runtime import TorchRuntime, build_runtime
 from au.models.module import AULitModule
+from au.tasks.emotion_readout import EMOTIONS, emotion_scores, format_coverage, predict_emotion
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class AUDetector:
     Args:
         model: A trained :class:`AULitModule` (its ``thresholds`` and ``data_config`` are used).
         device: Torch device to run on.
-        emotions: Emotions to score from the AU probabilities (:mod:`au.emotions`).
+        emotions: Emotions to score from the AU probabilities (:mod:`au.tasks.emotion_readout`).
         runtime: Maps normalised crops (N, C, H, W) to probabilities (N, A)
             (:mod:`au.inference.runtime`); ``None``: the PyTorch model on ``device``.
         clahe: Contrast-normalise crops (CLAHE); ``None``: as the model was trained.
@@ -93,7 +93,10 @@ class AUDetector:
         return cls(model, device, runtime=engine, **options)
 
     def coverage(self) -> str:
-        """Which emotions this model's AUs can express (:func:`au.emotions.format_coverage`)."""
+        """Which emotions this model's AUs can express.
+
+        See :func:`au.tasks.emotion_readout.format_coverage`.
+        """
         return format_coverage(self.aus, self.emotions)
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> torch.Tensor:

@@ -16,7 +16,7 @@ from au.losses import build_loss
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
 from au.models.decision import DECISIONS, FrameThresholdEstimator, resolve_decision
-from au.tasks import build_task
+from au.tasks.registry import build_task
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 

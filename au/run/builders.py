@@ -15,7 +15,7 @@ from au.data.transforms import normalization
 from au.evaluation.run_record import run_facts
 from au.losses.registry import options_from_training_labels
 from au.models.module import AULitModule
-from au.tasks import build_task
+from au.tasks.registry import build_task
 
 
 def to_dict(config: DictConfig | dict | None) -> dict:

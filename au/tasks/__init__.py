@@ -1,45 +1,10 @@
 """Tasks: the head, loss, metrics and report sections of AU occurrence, intensity, emotion.
 
-``build_task(config.task)`` gives the :class:`~au.tasks.base.Task` that
-:class:`~au.models.module.AULitModule` and :class:`~au.data.datamodule.AUDataModule` call;
-``configs/task/<name>.yaml`` holds its options.
+:func:`au.tasks.registry.build_task` gives the :class:`~au.tasks.base.Task` of
+``configs/task/<name>.yaml`` that :class:`~au.models.module.AULitModule` and
+:class:`~au.data.datamodule.AUDataModule` call. The AU -> emotion read-out (the emotion
+vocabulary, FACS/EMFACS prototypes and their scoring) is :mod:`au.tasks.emotion_readout`.
+
+This file imports nothing, so the data readers can import the emotion vocabulary without
+loading every task (which import the data readers).
 """
-
-from __future__ import annotations
-
-from collections.abc import Mapping
-
-from au.tasks.au import AUTask
-from au.tasks.base import Task
-from au.tasks.emotion import EmotionTask
-from au.tasks.intensity import IntensityTask
-from au.tasks.joint import JointTask
-
-TASKS: dict[str, type[Task]] = {
-    "au": AUTask,
-    "intensity": IntensityTask,
-    "emotion": EmotionTask,
-    "joint": JointTask,
-}
-
-
-def build_task(options: Mapping | None = None) -> Task:
-    """The task of ``{"name": ..., **options}`` (``None``: AU occurrence).
-
-    Raises:
-        ConfigValueError: On an unknown task name, an option the task does not take or a bad
-            option value (a ``ValueError``; ``au.fit`` prints it as one ``error:`` line).
-    """
-    from au.run.config_checks import ConfigValueError  # imports the data module, which needs us
-
-    options = dict(options or {})
-    name = options.pop("name", "au")
-    if name not in TASKS:
-        raise ConfigValueError(f"task={name!r}: choose one of {', '.join(TASKS)}")
-    try:
-        return TASKS[name](**options)
-    except (TypeError, ValueError) as err:
-        raise ConfigValueError(f"task={name}: {err}") from err
-
-
-__all__ = ["TASKS", "Task", "build_task"]

@@ -18,12 +18,12 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from au.data.index import IndexFormatError
-from au.emotions import parse_emotion
 from au.evaluation.emotion import EmotionEvaluator
 from au.evaluation.emotion_metrics import emotion_metrics
 from au.evaluation.occurrence import split_frames
 from au.models.head import AUHead
 from au.tasks.base import Task, log_scores
+from au.tasks.emotion_readout import parse_emotion
 
 #: The default classes: neutral and the six basic emotions (FER-2013's seven).
 BASIC_EMOTIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust")

@@ -22,7 +22,7 @@ unilateral (R12A+R14A); its AU12 gets weight 0.5 because a bilateral AU12 is the
 Two scoring rules are kept by name (``rule=`` of :func:`emotion_scores` and
 :func:`predict_emotion`) so that a record can compare them:
 
-- ``"calibrated"`` (:mod:`au.emotion_evidence`): each AU's evidence relative to its own tuned
+- ``"calibrated"`` (:mod:`au.tasks.emotion_evidence`): each AU's evidence relative to its own tuned
   threshold, ``logit(p) - logit(t)``, so "on" means on; neutral scores high when no prototype AU
   is on. Pass the detector's ``thresholds``.
 - ``"prototype_v1"`` (the first rule, the default until callers pass thresholds), below.
@@ -51,7 +51,7 @@ import pandas as pd
 import torch
 
 from au.aus import parse_au, parse_aus
-from au.emotion_evidence import calibrated_scores, carrying_aus
+from au.tasks.emotion_evidence import calibrated_scores, carrying_aus
 
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust", "contempt",
