@@ -38,8 +38,8 @@ from au.data.dataset import read_image  # noqa: E402
 from au.data.transforms import eval_transform, normalization  # noqa: E402
 from au.inference import end_to_end  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
-from au.inference.export import ThresholdedDetector, export_onnx, quantize_onnx  # noqa: E402
 from au.inference.faces import HaarFaceDetector, face_crops  # noqa: E402
+from au.inference.onnx_torchscript import ThresholdedDetector, export_onnx, quantize_onnx  # noqa: E402
 from au.inference.runtime import OnnxRuntime, onnx_session  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 

@@ -26,7 +26,8 @@ from omegaconf import DictConfig  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from au.inference.detector import AUDetector  # noqa: E402
-from au.inference.export import (  # noqa: E402
+from au.inference.media import MediaReadError, Source, find_sources, read_frames  # noqa: E402
+from au.inference.onnx_torchscript import (  # noqa: E402
     OutputComparison,
     ThresholdedDetector,
     compare_outputs,
@@ -38,7 +39,6 @@ from au.inference.export import (  # noqa: E402
     run_torchscript,
     write_sidecar,
 )
-from au.inference.media import MediaReadError, Source, find_sources, read_frames  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
 log = logging.getLogger("au.export")

@@ -8,7 +8,7 @@ import pytest
 
 from au.export import ExportParityError, run_export
 from au.inference.detector import AUDetector
-from au.inference.export import run_onnx, run_torchscript
+from au.inference.onnx_torchscript import run_onnx, run_torchscript
 
 
 def compose_export(overrides: list[str]):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from au.inference.export import (
+from au.inference.onnx_torchscript import (
     INPUT_NAME,
     ThresholdedDetector,
     compare_outputs,
@@ -58,7 +58,7 @@ class OnnxRuntime:
     """An ONNX file in ONNX Runtime's CPU provider.
 
     Args:
-        path: The ``.onnx`` file (as :func:`au.inference.export.export_onnx` writes it).
+        path: The ``.onnx`` file (as :func:`au.inference.onnx_torchscript.export_onnx` writes it).
         threads: Intra-op threads; ``None`` uses torch's thread count, so both runtimes use
             the same cores.
     """
