@@ -82,9 +82,27 @@ def find_faces(rows: pd.DataFrame, folder: Path) -> list[dict]:
     return found
 
 
+def checkpoint_argument(argv: list[str]) -> Path:
+    """The checkpoint of ``ckpt_path=PATH`` (as ``au.evaluate`` takes it).
+
+    ``-h`` / ``--help`` prints this command's description and exits 0; a missing ``ckpt_path=``
+    or any other argument exits 2 with one ``error:`` line.
+    """
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(__doc__)
+        raise SystemExit(0)
+    unknown = [arg for arg in argv if not arg.startswith("ckpt_path=")]
+    paths = [arg.split("=", 1)[1] for arg in argv if arg.startswith("ckpt_path=")]
+    if unknown or len(paths) != 1 or not paths[0]:
+        taken = f" (got {' '.join(unknown)})" if unknown else ""
+        print(f"error: expected one argument ckpt_path=PATH{taken}; see --help", file=sys.stderr)
+        raise SystemExit(2)
+    return Path(paths[0])
+
+
 def main(argv: list[str]) -> None:
     """Run the three measurements and print their tables."""
-    ckpt_path = Path(next(a.split("=", 1)[1] for a in argv if a.startswith("ckpt_path=")))
+    ckpt_path = checkpoint_argument(argv)
     rows, folder, level = test_frames(ckpt_path)
     detector = AUDetector.from_checkpoint(ckpt_path)
     found = find_faces(rows, folder)

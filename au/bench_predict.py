@@ -166,7 +166,9 @@ def end_to_end_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m au.bench_predict", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES))
     parser.add_argument("--sizes", nargs="+", type=int, default=[224, 112])
     parser.add_argument("--batch-size", type=int, default=16)

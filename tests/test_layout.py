@@ -1,0 +1,49 @@
+"""The top level of au/ holds the commands and the AU vocabulary; library code lives in packages."""
+
+from pathlib import Path
+
+import pytest
+
+import au
+from au.bench_align import checkpoint_argument
+
+COMMANDS = {
+    "fit", "evaluate", "predict", "export", "compare", "crossval",
+    "bench", "bench_predict", "bench_align", "weights",
+}  # fmt: skip
+PACKAGE = Path(au.__file__).parent
+
+
+def test_top_level_modules_are_the_commands_and_the_au_vocabulary():
+    modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
+    assert modules == COMMANDS | {"aus"}
+
+
+def test_every_top_level_command_runs_as_a_module():
+    for name in COMMANDS:
+        assert 'if __name__ == "__main__":' in (PACKAGE / f"{name}.py").read_text(), name
+    assert (PACKAGE / "prepare" / "__main__.py").is_file()  # python -m au.prepare
+
+
+def test_no_library_module_shares_a_command_name():
+    library = {path.stem for path in PACKAGE.glob("*/**/*.py")} - {"__init__", "__main__"}
+    assert library & COMMANDS == set()
+
+
+def test_bench_align_reads_its_checkpoint_argument():
+    assert checkpoint_argument(["ckpt_path=runs/a/best.ckpt"]) == Path("runs/a/best.ckpt")
+
+
+@pytest.mark.parametrize("argv", [[], ["ckpt_path="], ["ckpt=x.ckpt"], ["ckpt_path=a", "b=1"]])
+def test_bench_align_refuses_other_arguments_with_exit_status_2(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        checkpoint_argument(argv)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: expected one argument ckpt_path=PATH")
+
+
+def test_bench_align_help_prints_its_description(capsys):
+    with pytest.raises(SystemExit) as stop:
+        checkpoint_argument(["--help"])
+    assert stop.value.code == 0
+    assert "python -m au.bench_align" in capsys.readouterr().out
