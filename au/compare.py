@@ -36,7 +36,7 @@ from au.evaluation.plots import plot_grouped_f1, plot_paired_deltas
 from au.evaluation.run_record import RESULTS_DIR, find_run_records, read_run_record, run_facts
 
 #: What identifies a run; runs of one group that differ in the others are its replicates.
-RUN_KEYS = ("experiment", "loss", "decision", "backbone", "data", "fold", "seed")
+RUN_KEYS = ("task", "experiment", "loss", "decision", "backbone", "data", "fold", "seed")
 #: Replicates of two groups are paired on these (same seed, same test fold, same data).
 PAIR_KEYS = ("data", "fold", "seed")
 #: Scores reported beside average F1 at tuned thresholds: F1 at 0.5 and the threshold-free

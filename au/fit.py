@@ -23,8 +23,9 @@ from omegaconf import DictConfig  # noqa: E402
 
 from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
 from au.evaluation.run_record import RESULTS_DIR, run_facts, write_run_record  # noqa: E402
-from au.run.builders import build_datamodule, build_module, build_trainer  # noqa: E402
+from au.run.builders import build_datamodule, build_module, build_trainer, to_dict  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
+from au.tasks.registry import build_task  # noqa: E402
 
 
 def run_fit(config: DictConfig) -> dict:
@@ -104,11 +105,19 @@ def finish_wandb(trainer: L.Trainer) -> None:
         wandb.finish()
 
 
+def monitored_test_metric(config: DictConfig) -> str:
+    """The test score of the task's headline, as the task logs it.
+
+    ``test/f1`` (``task=au``), ``test/icc`` (intensity), ``test/macro_f1`` (emotion, joint).
+    """
+    return f"test/{build_task(to_dict(config.get('task'))).headline}"
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="fit")
 def main(config: DictConfig) -> float | None:
-    """Hydra entry point; returns test/f1 (for sweepers)."""
+    """Hydra entry point; returns the task's headline test score (for sweepers), or None."""
     with bad_input_stops_run(config):
-        return run_fit(config).get("test/f1")
+        return run_fit(config).get(monitored_test_metric(config))
 
 
 if __name__ == "__main__":

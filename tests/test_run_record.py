@@ -9,10 +9,12 @@ import pytest
 import torch
 import yaml
 
+from au.compare import collect_local_runs, compare_runs
 from au.evaluate import run_evaluate
 from au.evaluation.evaluator import EvaluationResult, Evaluator
 from au.evaluation.occurrence import AUOccurrenceEvaluator
 from au.evaluation.run_record import read_run_record, run_facts, write_run_record
+from au.fit import monitored_test_metric
 from au.run.config import compose_config
 
 #: 6 frames, 2 AUs; logits 0 = probability 0.5. At threshold 0.5 (AU1) and 0.7 (AU2):
@@ -98,6 +100,62 @@ def test_missing_facts_come_from_the_saved_config_and_nan_is_null(tmp_path):
     facts = read_run_record(tmp_path / "results").facts
     assert (facts["loss"], facts["data"], facts["fold"], facts["seed"]) == ("pr", "disfa", 3, 3)
     assert run_facts(config)["experiment"] == "pr"
+    assert facts["task"] == "au"  # a record from before tasks: AU occurrence
+
+
+@pytest.mark.parametrize(
+    ("overrides", "task", "loss", "decision", "monitored"),
+    [
+        ([], "au", "bce", "auto", "test/f1"),
+        (["loss=lsep", "decision=per_au"], "au", "lsep", "per_au", "test/f1"),
+        (["task=intensity"], "intensity", "mse", None, "test/icc"),
+        (["task=intensity", "task.loss=ordinal", "loss=lsep"], "intensity", "ordinal", None,
+         "test/icc"),
+        (["task=emotion", "loss=pr"], "emotion", "cross_entropy", None, "test/macro_f1"),
+        (["task=joint", "loss=lsep"], "joint", "lsep+cross_entropy", "auto", "test/macro_f1"),
+    ],
+)  # fmt: skip
+def test_run_facts_name_the_task_and_the_loss_it_trains_with(
+    overrides, task, loss, decision, monitored, tmp_path
+):
+    """model.loss / model.decision count only where the task uses them; fit returns the
+    task's headline test score to a sweeper."""
+    config = compose_config("fit", [*overrides, f"paths.output_dir={tmp_path}"])
+    facts = run_facts(config)
+    assert (facts["task"], facts["loss"], facts["decision"]) == (task, loss, decision)
+    assert monitored_test_metric(config) == monitored
+
+
+def test_run_facts_from_a_checkpoints_hyperparameters():
+    """au.evaluate rebuilds facts from the module's hparams (``task`` sits beside ``loss``)."""
+    hparams = dict(loss=dict(name="bce"), decision=dict(name="auto"), backbone=dict(name="tiny"))
+    facts = run_facts({"model": {**hparams, "task": dict(name="intensity", loss="ordinal")}})
+    assert (facts["task"], facts["loss"], facts["decision"]) == ("intensity", "ordinal", None)
+    assert run_facts({"model": {**hparams, "task": None}})["task"] == "au"
+
+
+def write_record(folder, facts: dict, f1: float) -> None:
+    """A finished run's record with an AU metrics table (AU1, AU2 at ``f1``)."""
+    (folder / "results").mkdir(parents=True)
+    summary = dict(f1=f1, fold=1, data="synthetic", backbone="tiny", **facts)
+    (folder / "results" / "summary.json").write_text(json.dumps(summary))
+    table = pd.DataFrame({"au": ["AU1", "AU2", "average"], "f1": [f1, f1, f1]})
+    table.to_csv(folder / "results" / "test_metrics.csv", index=False)
+
+
+def test_compare_keeps_tasks_apart(tmp_path):
+    """An AU run and a joint run trained with the same AU loss are two groups of au.compare."""
+    for seed in (0, 1):
+        au_facts = dict(task="au", loss="bce", decision="auto", seed=seed)
+        joint_facts = dict(task="joint", loss="bce+cross_entropy", decision="auto", seed=seed)
+        write_record(tmp_path / f"au-{seed}", au_facts, 0.5 + 0.1 * seed)
+        write_record(tmp_path / f"joint-{seed}", joint_facts, 0.3 + 0.1 * seed)
+    runs = collect_local_runs([tmp_path])
+    assert sorted(runs["task"]) == ["au", "au", "joint", "joint"]
+    table = compare_runs(runs, group_by=["task"], baseline="au").set_index("task")
+    assert table.loc["au", "f1_mean"] == pytest.approx(0.55)
+    assert table.loc["joint", "f1_mean"] == pytest.approx(0.35)
+    assert table.loc["joint", "runs"] == 2
 
 
 def test_fit_and_evaluate_write_identical_metric_files(tiny_run, tmp_path):

@@ -32,7 +32,12 @@ from omegaconf import DictConfig, OmegaConf
 from au.evaluation.evaluator import EvaluationResult
 
 #: What identifies a run (its comparison keys).
-FACT_KEYS = ("experiment", "loss", "decision", "backbone", "data", "fold", "seed", "ablation")
+FACT_KEYS = (
+    "task", "experiment", "loss", "decision", "backbone", "data", "fold", "seed", "ablation",
+)  # fmt: skip
+#: The loss of a task that does not train with ``model.loss``, when ``task.loss`` is not set.
+TASK_OWN_LOSSES = {"intensity": "mse", "emotion": "cross_entropy"}
+
 #: The record folder of a fit, inside its run folder.
 RESULTS_DIR = "results"
 SUMMARY = "summary.json"
@@ -40,20 +45,41 @@ REPORT = "report.md"
 
 
 def run_facts(config: DictConfig | Mapping) -> dict[str, Any]:
-    """The :data:`FACT_KEYS` of a fit config (composed, ``.hydra/config.yaml`` or W&B's)."""
+    """The :data:`FACT_KEYS` of a fit config (composed, ``.hydra/config.yaml`` or W&B's).
+
+    A module's saved hyperparameters work too (as ``{"model": hparams}``: its ``task``).
+    """
     if isinstance(config, DictConfig):
         config = OmegaConf.to_container(config, resolve=True)
     model, data = config.get("model") or {}, config.get("data") or {}
+    task = config.get("task") or model.get("task") or {}
     return dict(
+        task=task.get("name", "au"),
         experiment=config.get("experiment_name"),
-        loss=(model.get("loss") or {}).get("name"),
-        decision=(model.get("decision") or {}).get("name"),
+        **task_loss_and_decision(task, model),
         backbone=(model.get("backbone") or {}).get("name"),
         data=data.get("name"),
         fold=data.get("fold"),
         seed=config.get("seed"),
         ablation=config.get("ablation_name"),
     )
+
+
+def task_loss_and_decision(task: Mapping, model: Mapping) -> dict[str, Any]:
+    """What a run's task trains with and decides by.
+
+    ``task=au``: ``model.loss`` and ``model.decision``. ``task=joint``: the AU loss plus the
+    emotion head's cross-entropy (``bce+cross_entropy``) and the AU decision step. Any other
+    task: its own loss (``task.loss``, else :data:`TASK_OWN_LOSSES`) and no decision step.
+    """
+    name = task.get("name", "au")
+    model_loss = (model.get("loss") or {}).get("name")
+    decision = (model.get("decision") or {}).get("name")
+    if name == "au":
+        return {"loss": model_loss, "decision": decision}
+    if name == "joint":
+        return {"loss": f"{model_loss}+{TASK_OWN_LOSSES['emotion']}", "decision": decision}
+    return {"loss": task.get("loss", TASK_OWN_LOSSES.get(name)), "decision": None}
 
 
 def write_run_record(
