@@ -19,28 +19,11 @@ from matplotlib.figure import Figure
 
 from au.aus import au_name
 from au.evaluation.intensity_metrics import column_scores
+from au.evaluation.plots import panel_grid, save_figure
 from au.losses.intensity import MAX_INTENSITY
 
-DPI = 130
 _LEVELS = np.arange(MAX_INTENSITY + 1)
 _LIMITS = (-0.3, MAX_INTENSITY + 0.3)
-
-
-def _save(figure: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI, bbox_inches="tight")
-    return path
-
-
-def _panel_grid(count: int, columns: int = 4) -> tuple[Figure, list[Axes]]:
-    rows = max(1, math.ceil(count / columns))
-    columns = max(1, min(columns, count))
-    figure = Figure(figsize=(3.0 * columns + 0.5, 3.0 * rows + 0.6), layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False).ravel().tolist()
-    for extra in axes[count:]:
-        extra.set_visible(False)
-    return figure, axes[:count]
 
 
 def _draw_levels(ax: Axes, estimates: np.ndarray, labels: np.ndarray) -> None:
@@ -76,7 +59,7 @@ def plot_intensity_scatter(
         path: The PNG to write.
         positive_threshold: Used for the occurrence F1 in each panel's title.
     """
-    figure, axes = _panel_grid(len(aus))
+    figure, axes = panel_grid(len(aus))
     for j, (ax, au) in enumerate(zip(axes, aus, strict=True)):
         keep = mask[:, j] > 0
         labels, predicted = intensities[keep, j].float(), estimates[keep, j].float()
@@ -93,7 +76,7 @@ def plot_intensity_scatter(
             fontsize=9,
         )
     figure.suptitle("Estimated vs coded intensity per AU (box: quartiles, red: median)")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _fmt(value: float) -> str:
@@ -148,4 +131,4 @@ def plot_intensity_over_time(
                    ncol=len(handles), frameon=False, fontsize=8)  # fmt: skip
     axes[-1].set_xlabel("frame")
     figure.suptitle(title or "Intensity over time (grey: coded, blue: estimated)")
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -26,7 +26,8 @@ from au.aus import au_name
 DPI = 130
 
 
-def _save(figure: Figure, path: str | Path) -> Path:
+def save_figure(figure: Figure, path: str | Path) -> Path:
+    """Write ``figure`` as a PNG at ``path`` (folders made), cropped to what is drawn."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI, bbox_inches="tight")
@@ -65,10 +66,11 @@ def plot_f1_bars(
     axes.set(ylabel="F1 (%)", ylim=(0, 105), title=f"Per-AU F1{undefined}")
     axes.grid(axis="y", alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
-def _grid(count: int, columns: int = 4) -> tuple[Figure, list[Axes]]:
+def panel_grid(count: int, columns: int = 4) -> tuple[Figure, list[Axes]]:
+    """A figure with ``count`` square panels, ``columns`` per row (the rest hidden)."""
     rows = max(1, math.ceil(count / columns))
     columns = max(1, min(columns, count))
     figure = Figure(figsize=(3.0 * columns + 0.5, 3.0 * rows + 0.6), layout="constrained")
@@ -114,7 +116,7 @@ def _curve_grid(probs, labels, mask, aus, thresholds, draw, title: str, path) ->
         keep = mask[:, j] > 0
         scores, target = probs[keep, j].float(), labels[keep, j].long()
         (panels if 0 < int(target.sum()) < len(target) else skipped).append((j, au, scores, target))
-    figure, axes = _grid(len(panels))
+    figure, axes = panel_grid(len(panels))
     for ax, (j, au, scores, target) in zip(axes, panels, strict=True):
         point = _operating_point(scores, target, float(thresholds[j]))
         headline = draw(ax, scores, target, point)
@@ -125,7 +127,7 @@ def _curve_grid(probs, labels, mask, aus, thresholds, draw, title: str, path) ->
         missing = ", ".join(au for _, au, *_ in skipped)
         title += f"\nnot shown (no positive or no negative label): {missing}"
     figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_pr_curves(probs, labels, mask, aus: Sequence[str], thresholds, path) -> Path:
@@ -191,7 +193,7 @@ def plot_training_curves(
         axes.legend(fontsize=8)
     loss_axes.set_title("Loss")
     f1_axes.set_title("Validation F1")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_grouped_f1(means: pd.DataFrame, stds: pd.DataFrame, path: str | Path) -> Path:
@@ -204,7 +206,7 @@ def plot_grouped_f1(means: pd.DataFrame, stds: pd.DataFrame, path: str | Path) -
     axes.set(ylabel="F1 (%)", ylim=(0, 105), title="Test F1 per AU (mean ± std over seeds)")
     axes.grid(axis="y", alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_paired_deltas(table: pd.DataFrame, path: str | Path) -> Path:
@@ -232,4 +234,4 @@ def plot_paired_deltas(table: pd.DataFrame, path: str | Path) -> Path:
     ax.set_yticks(y, labels)
     ax.set_xlabel("Δ average F1 (points), mean and 95% CI")
     ax.set_title("Paired difference to the baseline (green/red: interval excludes 0)")
-    return _save(figure, path)
+    return save_figure(figure, path)
