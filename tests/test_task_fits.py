@@ -13,8 +13,12 @@ LEARNING_SYNTHETIC = "{num_subjects:24,frames_per_subject:150,image_size:64,diff
 
 
 def fit_task(output_dir, task: str, *extra: str, epochs: int = 6) -> dict:
-    """Fit ``task`` with the learning recipe; return the record's ``summary.json``."""
-    from au.fit import run_fit
+    """Fit ``task`` with the learning recipe; return the record's ``summary.json``.
+
+    The record names the task, and the score au.fit returns to a sweeper is the task's
+    headline as logged, equal to the record's.
+    """
+    from au.fit import monitored_test_metric, run_fit
 
     from .conftest import compose_fit
 
@@ -32,8 +36,13 @@ def fit_task(output_dir, task: str, *extra: str, epochs: int = 6) -> dict:
         f"paths.output_dir={output_dir}",
         *extra,
     ]
-    run_fit(compose_fit(overrides))
-    return json.loads((output_dir / "results" / "summary.json").read_text())
+    config = compose_fit(overrides)
+    logged = run_fit(config)
+    summary = json.loads((output_dir / "results" / "summary.json").read_text())
+    assert summary["task"] == task
+    headline = monitored_test_metric(config)
+    assert logged[headline] == pytest.approx(summary[headline.removeprefix("test/")], abs=1e-4)
+    return summary
 
 
 @pytest.mark.slow
@@ -48,6 +57,7 @@ def test_intensity_fit_beats_the_training_mean(data_root, tmp_path):
     assert summary["icc"] > 0.2
     assert summary["mae"] < summary["baseline_mae"]
     assert summary["experiment"] == "intensity-mse"
+    assert (summary["loss"], summary["decision"]) == ("mse", None)
     metrics = pd.read_csv(tmp_path / "results" / "test_intensity_metrics.csv")
     assert list(metrics["au"])[-1] == "average" and len(metrics) == 9
     assert (tmp_path / "results" / "intensity_scatter.png").stat().st_size > 0
@@ -79,6 +89,7 @@ def test_joint_fit_reports_au_emotion_and_both_read_outs(data_root, tmp_path):
     """One record with the AU report, the emotion head, the majority and both read-outs."""
     summary = fit_task(tmp_path, "joint", "task.emotion_weight=0.5", epochs=10)
     assert summary["experiment"] == "joint-bce"
+    assert summary["loss"] == "bce+cross_entropy"
     assert summary["roc_auc"] > 0.7  # the AU head learns beside the emotion head
     assert summary["macro_f1"] > summary["majority_macro_f1"]
     for rule in ("prototype_v1", "calibrated"):
