@@ -29,9 +29,7 @@ def synthetic_faces(count: int, size: int) -> list[np.ndarray]:
 
     rng = np.random.default_rng(0)
     identities = [sample_identity(np.random.default_rng(seed)) for seed in range(4)]
-    return [
-        render_face(identities[i % 4], rng.uniform(0, 4, 12), size=size) for i in range(count)
-    ]
+    return [render_face(identities[i % 4], rng.uniform(0, 4, 12), size=size) for i in range(count)]
 
 
 def write_face_video(path: Path, frames: int, size=(640, 480), face_side: int = 200) -> Path:
