@@ -34,6 +34,7 @@ from au.aus import au_number
 from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, verdict
 from au.evaluation.plots import plot_grouped_f1, plot_paired_deltas
 from au.evaluation.run_record import RESULTS_DIR, find_run_records, read_run_record, run_facts
+from au.tasks.registry import TASKS
 
 #: What identifies a run; runs of one group that differ in the others are its replicates.
 RUN_KEYS = ("task", "experiment", "loss", "decision", "backbone", "data", "fold", "seed")
@@ -47,6 +48,9 @@ SCORES = {"f1@0.5": "F1@0.5", "roc_auc": "ROC-AUC"}
 def read_local_run(run_dir: Path) -> dict:
     """One run: its keys, average F1 (+ at 0.5), per-AU F1, parameter count, training time.
 
+    An intensity or emotion run is compared on its task's headline instead (``icc``,
+    ``macro_f1``; named in the ``score`` column), with a t interval over the pairs.
+
     Read through :func:`au.evaluation.run_record.read_run_record` (``run_dir/results``).
     """
     record = read_run_record(Path(run_dir) / RESULTS_DIR)
@@ -54,6 +58,11 @@ def read_local_run(run_dir: Path) -> dict:
     row.update({key: record.facts.get(key) for key in RUN_KEYS})
     row.update({key: record.summary.get(key) for key in ("f1", *SCORES)})
     row.update({key: record.facts.get(key) for key in ("params", "train_seconds")})
+    headline = TASKS[row.get("task") or "au"].headline
+    row["score"] = headline
+    if headline != "f1":  # intensity / emotion: their headline is the compared score
+        row["f1"] = record.summary.get(headline)
+        return row
     per_au = record.metrics[lambda table: table["au"] != "average"]
     row.update({f"f1/{au}": f1 for au, f1 in zip(per_au["au"], per_au["f1"], strict=True)})
     if record.has_table("predictions"):
@@ -241,6 +250,8 @@ def compare_runs(
     grouped = runs.groupby("group")
     table = grouped[group_by].first()
     table["runs"] = grouped.size()
+    if "score" in runs:
+        table["score"] = grouped["score"].first()
     table["seeds"] = grouped["seed"].agg(lambda s: ",".join(map(str, sorted(s.unique()))))
     for score in (s for s in ("f1", *SCORES) if s in runs.columns):
         values = pd.to_numeric(runs[score], errors="coerce").groupby(runs["group"])
@@ -292,6 +303,8 @@ def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: 
     """The comparison as a markdown table, F1 and deltas in %."""
     shown = table[list(group_by)].copy()
     shown["runs"], shown["seeds"] = table["runs"].astype(str), table["seeds"]
+    if "score" in table and table["score"].ne("f1").any():
+        shown["score"] = table["score"]
     shown["Avg.F1"] = [
         _percent(m, s) for m, s in zip(table["f1_mean"], table["f1_std"], strict=True)
     ]

@@ -14,6 +14,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+import au.run.folder  # noqa: F401 - registers ${au.run_stamp:}, used by the sweep folders
 from au.compare import (
     collect_local_runs,
     collect_wandb_runs,
@@ -243,3 +244,20 @@ def test_loss_cv_grid_is_losses_by_seeds_by_folds_on_stage_one():
     lsep = compose_job("loss_cv", ["loss=lsep", "seed=0", "data.fold=1"], 0)
     assert lsep.model.decision.name == "auto"  # resolved to frame_threshold for LSEP
     assert "-lsep-auto-fold1-seed0" in lsep.hydra.sweep.subdir
+
+
+def test_emotion_runs_are_compared_on_their_headline(tmp_path):
+    for seed, (a, b) in enumerate(((0.40, 0.50), (0.42, 0.55), (0.38, 0.49))):
+        for experiment, score in (("emotion_a", a), ("emotion_b", b)):
+            results = tmp_path / f"{experiment}-{seed}" / "results"
+            results.mkdir(parents=True)
+            summary = dict(task="emotion", experiment=experiment, loss="cross_entropy")
+            summary |= dict(data="synthetic", fold=1, seed=seed, macro_f1=score, accuracy=0.7)
+            (results / "summary.json").write_text(json.dumps(summary))
+    runs = collect_local_runs([tmp_path])
+    assert set(runs["score"]) == {"macro_f1"}
+    table = compare_runs(runs, group_by=["experiment"], baseline="emotion_a")
+    row = table.loc["emotion_b"]
+    # paired by seed: +0.10, +0.13, +0.11 -> mean 0.11333, t interval over 3 pairs
+    assert row["delta_mean"] == pytest.approx(0.34 / 3) and row["verdict"] == "better"
+    assert row["ci"].startswith("t over pairs")
