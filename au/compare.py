@@ -59,6 +59,8 @@ def read_local_run(run_dir: Path) -> dict:
     row.update({key: record.summary.get(key) for key in ("f1", *SCORES)})
     row.update({key: record.facts.get(key) for key in ("params", "train_seconds")})
     headline = TASKS[row.get("task") or "au"].headline
+    if headline not in record.summary:  # e.g. a record written before its task had a headline
+        headline = "f1"
     row["score"] = headline
     if headline != "f1":  # intensity / emotion: their headline is the compared score
         row["f1"] = record.summary.get(headline)
