@@ -93,3 +93,22 @@ def test_f1_table_is_markdown_in_percent():
     baselines = baseline_f1(labels, mask, prevalence(labels, mask))
     text = f1_table(metrics, baselines)
     assert "| AU1 " in text and "75.0" in text and "66.7" in text  # all-positive 2*.5/1.5
+
+
+def test_bagged_thresholds_are_the_median_of_bootstrap_optima_and_keep_untuned_aus():
+    from au.evaluation.occurrence_metrics import bagged_thresholds
+
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.zeros(200, 2)
+    labels[torch.randperm(200, generator=generator)[:8], 0] = 1  # AU1 never present
+    probs = (0.3 * labels + 0.4 * torch.rand(200, 2, generator=generator)).double()
+    mask = torch.ones_like(labels)
+    bagged, f1 = bagged_thresholds(probs, labels, mask, samples=15, seed=3)
+    replay = torch.Generator().manual_seed(3)
+    optima = []
+    for _ in range(15):
+        rows = torch.randint(200, (200,), generator=replay)
+        optima.append(float(select_thresholds(probs[rows], labels[rows], mask[rows])[0][0]))
+    assert float(bagged[0]) == pytest.approx(float(torch.tensor(optima).median()))
+    assert float(bagged[1]) == 0.5 and math.isnan(float(f1[1]))  # untuned: keeps the default
+    assert float(f1[0]) == pytest.approx(float(select_thresholds(probs, labels, mask)[1][0]))

@@ -70,6 +70,34 @@ def select_thresholds(
     return thresholds, best_f1
 
 
+def bagged_thresholds(
+    probs: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    samples: int,
+    seed: int = 0,
+    min_positives: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-AU thresholds as the median of :func:`select_thresholds` over bootstrap resamples.
+
+    The F1-optimal threshold of an AU with few positives jumps with every validation frame it
+    gains or loses; the median over ``samples`` resamples of the frames (with replacement) is
+    steadier. AUs that :func:`select_thresholds` leaves untuned on all the frames stay untuned.
+
+    Returns:
+        ``thresholds`` (A,) and the F1 the un-resampled optimum reaches (A,), as
+        :func:`select_thresholds`.
+    """
+    full, best_f1 = select_thresholds(probs, labels, mask, min_positives=min_positives)
+    generator = torch.Generator().manual_seed(seed)
+    draws = []
+    for _ in range(samples):
+        rows = torch.randint(len(probs), (len(probs),), generator=generator)
+        draws.append(select_thresholds(probs[rows], labels[rows], mask[rows])[0])
+    bagged = torch.stack(draws).median(dim=0).values
+    return torch.where(torch.isnan(best_f1), full, bagged), best_f1
+
+
 def per_au_metrics(
     probs: torch.Tensor,
     labels: torch.Tensor,

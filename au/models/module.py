@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics import CatMetric
 
-from au.evaluation.occurrence_metrics import per_au_metrics, select_thresholds
+from au.evaluation.occurrence_metrics import bagged_thresholds, per_au_metrics, select_thresholds
 from au.losses import build_loss
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
@@ -208,7 +208,11 @@ class AULitModule(L.LightningModule):
         """Fit the decision step (thresholds, or the frame-threshold estimator) on validation."""
         probs = torch.sigmoid(logits.double())
         min_positives = int(self.decision.get("min_positives", 1))
-        thresholds, val_f1 = select_thresholds(probs, labels, mask, min_positives=min_positives)
+        samples = int(self.decision.get("bootstrap", 0))
+        if samples > 0:
+            thresholds, val_f1 = bagged_thresholds(probs, labels, mask, samples, 0, min_positives)
+        else:
+            thresholds, val_f1 = select_thresholds(probs, labels, mask, min_positives=min_positives)
         self.thresholds.copy_(thresholds.to(self.thresholds))
         self.tuned.copy_((~val_f1.isnan()).to(self.tuned))
         if self.decision["name"] == "frame_threshold":

@@ -36,7 +36,7 @@ from au.models.head import AUHead
 from au.models.module import OPTIMIZERS
 
 MODEL_KEYS = ("backbone", "head", "loss", "optimizer", "decision", "channels_last")
-DECISION_KEYS = ("name", "min_positives")
+DECISION_KEYS = ("name", "min_positives", "bootstrap")
 #: Arguments the builders pass themselves, so a config may not set them.
 SET_BY_CODE = {
     "self", "in_features", "num_aus", "params", "max_epochs", "callbacks", "logger",
