@@ -18,6 +18,8 @@ A task gives
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -27,7 +29,7 @@ from torch import nn
 from au.evaluation.evaluator import EvaluationResult, Evaluator
 
 
-class Task:
+class Task(ABC):
     """Base class of every task; see the module docstring for the hooks."""
 
     #: The task's name (``task=<name>``).
@@ -46,35 +48,35 @@ class Task:
     def check_targets(self, targets: Mapping[str, np.ndarray], where: str) -> None:
         """Raise ``ValueError`` naming ``where`` if the data hold none of the task's targets."""
 
+    @abstractmethod
     def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
         """The head on pooled backbone features (B, F)."""
-        raise NotImplementedError
 
     def init_from_data(self, module, datamodule) -> None:
         """Start the head at the training data's prior (a fresh fit only, never on resume)."""
 
+    @abstractmethod
     def loss(self, module, outputs, batch: dict) -> torch.Tensor:
         """The training loss of a batch's head ``outputs``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stored(self, module, outputs, batch: dict) -> dict[str, torch.Tensor]:
         """What an evaluation step keeps per sample (each (B, ...)); ``ids`` is added."""
-        raise NotImplementedError
 
+    @abstractmethod
     def validation_end(self, module, out: dict[str, torch.Tensor]) -> None:
         """Fit the decision step on validation (not while sanity checking) and log metrics."""
-        raise NotImplementedError
 
+    @abstractmethod
     def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:
         """Log test metrics; return what :meth:`evaluator` processes (``module.test_results``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def evaluator(self, module, datamodule, split: str, figure_dir=None) -> Evaluator:
         """The evaluator of the module on a data module's split (decision step fitted).
 
         With ``figure_dir`` the evaluator also draws the task's figures there (PNG).
         """
-        raise NotImplementedError
 
 
 def log_scores(module, split: str, scores: Mapping[str, float], headline: str) -> None:
