@@ -19,7 +19,6 @@ A task gives
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -47,6 +46,7 @@ class Task(ABC):
 
     def check_targets(self, targets: Mapping[str, np.ndarray], where: str) -> None:
         """Raise ``ValueError`` naming ``where`` if the data hold none of the task's targets."""
+        return None  # optional hook: tasks without extra targets check nothing
 
     @abstractmethod
     def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
@@ -54,6 +54,7 @@ class Task(ABC):
 
     def init_from_data(self, module, datamodule) -> None:
         """Start the head at the training data's prior (a fresh fit only, never on resume)."""
+        return None  # optional hook: the default head keeps its initialisation
 
     @abstractmethod
     def loss(self, module, outputs, batch: dict) -> torch.Tensor:
