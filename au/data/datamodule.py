@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L  # noqa: N812
@@ -15,7 +16,13 @@ from au.aus import DISFA_DETECTION_AUS, parse_aus
 from au.data.dataset import AUImageDataset
 from au.data.index import AUIndex, read_index
 from au.data.splits import split_subjects
-from au.data.transforms import eval_transform, train_transform
+from au.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    eval_transform,
+    normalization,
+    train_transform,
+)
 from au.tasks.au import AUTask
 from au.tasks.base import Task
 
@@ -75,6 +82,10 @@ class AUDataModule(L.LightningDataModule):
             light (:func:`au.data.transforms.contrast_normalization`).
         task: The task (:mod:`au.tasks`) whose further targets every sample carries (e.g.
             intensities, the emotion class); default AU occurrence, which needs none.
+        mean: Per-channel normalisation mean: the backbone's
+            (:func:`au.models.preprocessing.backbone_normalization`; ``au.fit`` passes it),
+            ImageNet's when not given.
+        std: Per-channel normalisation standard deviation, as ``mean``.
     """
 
     def __init__(
@@ -100,6 +111,8 @@ class AUDataModule(L.LightningDataModule):
         clahe: bool = False,
         name: str = "index",
         task: Task | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
     ):
         super().__init__()
         if index_csv is None and synthetic is None:
@@ -121,6 +134,7 @@ class AUDataModule(L.LightningDataModule):
         self.cache_images = cache_images
         self.augment = augment
         self.clahe = clahe
+        self.mean, self.std = normalization(channels, mean, std)
         self.name = name
         self.task = task if task is not None else AUTask()
         self.index: AUIndex | None = None
@@ -222,19 +236,24 @@ class AUDataModule(L.LightningDataModule):
     def _transform(self, split: str):
         if split == "train" and self.augment is not False:
             augment = {"clahe": self.clahe, **dict(self.augment or {})}
+            augment |= {"mean": self.mean, "std": self.std}
             return train_transform(self.image_size, self.channels, **augment)
-        return eval_transform(self.image_size, self.channels, self.clahe)
+        return self._eval_transform()
+
+    def _eval_transform(self):
+        return eval_transform(self.image_size, self.channels, self.clahe, self.mean, self.std)
 
     def eval_view(self, split: str) -> AUImageDataset:
         """The images of a split with deterministic (evaluation) preprocessing."""
         view = copy.copy(self.datasets[split])
-        view.transform = eval_transform(self.image_size, self.channels, self.clahe)
+        view.transform = self._eval_transform()
         return view
 
     def preprocessing_key(self) -> str:
         """Describes the deterministic preprocessing (part of the feature-cache key)."""
         clahe = ":clahe" if self.clahe else ""
-        return f"eval:size={self.image_size}:channels={self.channels}{clahe}:imagenet-norm"
+        stats = ",".join(f"{v:.6g}" for v in (*self.mean, *self.std))
+        return f"eval:size={self.image_size}:channels={self.channels}{clahe}:norm={stats}"
 
     def train_prevalence(self) -> torch.Tensor:
         """Positive rate of each AU among coded training labels (A,)."""

@@ -11,10 +11,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from au.callbacks import ReproducibleEpochs, TwoStageFineTuning
 from au.data.datamodule import AUDataModule
-from au.data.transforms import normalization
 from au.evaluation.run_record import run_facts
 from au.losses.registry import options_from_training_labels
 from au.models.module import AULitModule
+from au.models.preprocessing import backbone_normalization
 from au.tasks.registry import build_task
 
 
@@ -31,11 +31,14 @@ def build_datamodule(config: DictConfig) -> AUDataModule:
     """The data module of ``config.data`` (prepared and set up).
 
     The settings are saved in checkpoints (``datamodule_hyper_parameters["data"]``) so
-    ``au.evaluate`` can rebuild the same splits from a checkpoint alone.
+    ``au.evaluate`` can rebuild the same splits from a checkpoint alone. Images are normalised
+    with the backbone's own statistics (:mod:`au.models.preprocessing`), which the module
+    saves in its ``data_config``.
     """
     options = to_dict(config.data)
     task = build_task(to_dict(config.get("task")))
-    datamodule = AUDataModule(**options, seed=int(config.seed), task=task)
+    mean, std = backbone_normalization(config.model.backbone.name, options.get("channels", 3))
+    datamodule = AUDataModule(**options, seed=int(config.seed), task=task, mean=mean, std=std)
     datamodule.save_hyperparameters({"data": options})
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -47,9 +50,11 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
     model = to_dict(config.model)
     train = datamodule.datasets["train"]
     loss = options_from_training_labels(model["loss"], train.labels, train.mask)
-    mean, std = normalization(datamodule.channels)
     data_config = dict(
-        image_size=datamodule.image_size, channels=datamodule.channels, mean=mean, std=std
+        image_size=datamodule.image_size,
+        channels=datamodule.channels,
+        mean=list(datamodule.mean),
+        std=list(datamodule.std),
     )
     if getattr(datamodule, "clahe", False):
         data_config["clahe"] = True  # au.predict and au.evaluate preprocess the same way

@@ -41,6 +41,7 @@ DECISION_KEYS = ("name", "min_positives", "bootstrap")
 SET_BY_CODE = {
     "self", "in_features", "num_aus", "params", "max_epochs", "callbacks", "logger",
     "task",  # the data module's task comes from the `task` group (configs/task/)
+    "mean", "std",  # the backbone's normalisation (au.models.preprocessing)
 }  # fmt: skip
 #: Keys that moved: where they are now.
 MOVED = {"model.optimizer.head_finetune_lr": "schedule.head_finetune_lr"}
