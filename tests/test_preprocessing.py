@@ -1,4 +1,4 @@
-"""Preprocessing is the backbone's: timm's mean/std in training, the cache key and the checkpoint."""
+"""Preprocessing is the backbone's: timm's mean/std in training, cache key and checkpoint."""
 
 import numpy as np
 import pytest
@@ -50,8 +50,7 @@ def test_fit_uses_and_saves_the_backbone_statistics(small_synthetic, tmp_path):
     config = compose_fit(overrides)
     datamodule = build_datamodule(config)
     assert (datamodule.mean, datamodule.std) == ((0.5,) * 3, (0.5,) * 3)
-    sample = datamodule.eval_view("val")[0]["image"]  # values of a [-1, 1] scaling
-    assert -1.0 <= float(sample.min()) and float(sample.max()) <= 1.0
+    sample = datamodule.eval_view("val")[0]["image"]
     key = datamodule.preprocessing_key()
     assert "norm=0.5,0.5,0.5,0.5,0.5,0.5" in key
     module = build_module(config, datamodule)
@@ -59,3 +58,8 @@ def test_fit_uses_and_saves_the_backbone_statistics(small_synthetic, tmp_path):
     assert module.hparams.data_config["std"] == [0.5, 0.5, 0.5]
     imagenet = build_datamodule(compose_fit(small_fit_overrides(tmp_path)))
     assert imagenet.preprocessing_key() != key  # the feature cache tells them apart
+    # the same crop under both: x = (p - 0.5) / 0.5 and y = (p - m) / s, so p = (x + 1) / 2
+    same = imagenet.eval_view("val")[0]["image"].numpy()
+    pixels = (sample.numpy() + 1) / 2
+    mean, std = (np.array(v).reshape(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    assert same == pytest.approx((pixels - mean) / std, abs=1e-4)
