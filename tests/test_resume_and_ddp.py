@@ -116,3 +116,20 @@ def test_ddp_on_two_cpu_processes_gives_single_process_metrics(tiny_run, small_s
     assert len(keys) > 10
     for key in keys:
         assert ddp[0][key] == pytest.approx(single[0][key], abs=1e-6), key
+
+
+def test_only_rank_zero_moves_an_earlier_csv_log_aside(tmp_path, monkeypatch):
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from au.run.builders import keep_earlier_csv_log
+
+    (tmp_path / "metrics.csv").write_text("epoch\n0\n")
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    keep_earlier_csv_log(tmp_path)  # a later-started DDP rank leaves rank 0's log alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv"]
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    keep_earlier_csv_log(tmp_path)
+    (tmp_path / "metrics.csv").write_text("epoch\n1\n")
+    keep_earlier_csv_log(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.part1.csv", "metrics.part2.csv"]
+    assert (tmp_path / "metrics.part1.csv").read_text() == "epoch\n0\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 import lightning as L  # noqa: N812
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from au.callbacks import ReproducibleEpochs, TwoStageFineTuning
@@ -106,11 +107,13 @@ def build_loggers(config: DictConfig, output_dir: Path) -> list[Logger]:
     return loggers
 
 
+@rank_zero_only
 def keep_earlier_csv_log(folder: Path) -> None:
     """Rename a ``metrics.csv`` left by an interrupted run, so a resumed run does not erase it.
 
     Lightning's CSV logger starts its file afresh; the epochs logged before the interruption
-    stay in ``metrics.part<k>.csv``.
+    stay in ``metrics.part<k>.csv``. Under DDP only rank 0 renames (the other ranks' processes
+    start later and would move rank 0's new log aside).
     """
     previous = folder / "metrics.csv"
     if previous.is_file():
