@@ -1,8 +1,9 @@
 """``python -m au.evaluate``: score a trained checkpoint on held-out subjects, with figures.
 
-Per-AU precision, recall, F1, ROC-AUC, PR-AUC and support, at the per-AU thresholds saved in
-the checkpoint (tuned on validation subjects during training) and at 0.5, beside the trivial
-baselines. The data settings (data set, fold, AUs) are the checkpoint's own unless overridden.
+Any task's checkpoint (``task=au``, ``intensity``, ``emotion``, ``joint``) is scored by its
+task's evaluator (:meth:`au.tasks.base.Task.evaluator`), as ``au.fit`` scores it after
+training, so both commands write the same metric files for the same checkpoint. The data
+settings (data set, fold, AUs) are the checkpoint's own unless overridden.
 
 Examples:
     python -m au.evaluate ckpt_path=logs/fit/runs/lsep-mobilenetv2_100/DATE/checkpoints/best.ckpt
@@ -12,8 +13,25 @@ Examples:
 
 Results go to ``<run>/evaluation/<split>/`` (``paths.output_dir=...`` to change it) as the
 same run record ``au.fit`` writes to ``<run>/results/`` (:mod:`au.evaluation.run_record`:
-``<split>_metrics.csv``, ``<split>_metrics_at_0.5.csv``, ``<split>_baselines.csv``,
-``<split>_predictions.csv``, ``summary.json``, ``report.md``), plus the figures.
+``summary.json``, ``report.md`` and the task's ``<split>_<table>.csv``), plus figures
+(``plots=false``: none):
+
+- ``task=au``: per-AU precision, recall, F1, ROC-AUC, PR-AUC and support at the per-AU
+  thresholds saved in the checkpoint (tuned on validation subjects; ``retune=true`` re-tunes
+  them there) and at 0.5, beside the trivial baselines (``metrics``, ``metrics_at_0.5``,
+  ``baselines``, ``predictions``); ``f1_bars.png``, ``pr_curves.png``, ``roc_curves.png``.
+- ``task=intensity``: ICC(3,1), PCC and MAE per AU beside the training mean
+  (``intensity_metrics``, ``intensity_predictions``); ``intensity_scatter.png``,
+  ``intensity_over_time.png``. No decision step: ``retune=true`` is refused.
+- ``task=emotion``: accuracy, balanced accuracy, macro-F1 beside the majority class
+  (``emotion_summary``, ``emotion_metrics``, ``emotion_confusion``, ``emotion_predictions``);
+  ``emotion_confusion.png``, ``emotion_roc.png``. No decision step: ``retune=true`` is refused.
+- ``task=joint``: both the AU and the emotion files and figures; the emotion report adds
+  the AU head's read-out.
+
+Every task also gets ``training_curves.png`` (loss and the validation headline per epoch)
+when the run's ``csv/metrics.csv`` exists. ``runtime=onnx`` evaluates AU-occurrence
+checkpoints only.
 """
 
 from __future__ import annotations
@@ -28,8 +46,12 @@ import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from au.data.datamodule import AUDataModule  # noqa: E402
-from au.evaluation.occurrence import AUOccurrenceEvaluator  # noqa: E402
-from au.evaluation.plots import plot_f1_bars, plot_pr_curves, plot_roc_curves, plot_training_curves  # noqa: E402
+from au.evaluation.plots import (  # noqa: E402
+    plot_f1_bars,
+    plot_pr_curves,
+    plot_roc_curves,
+    plot_training_curves,
+)
 from au.evaluation.run_record import (  # noqa: E402
     RESULTS_DIR,
     facts_of_run,
@@ -39,7 +61,8 @@ from au.evaluation.run_record import (  # noqa: E402
 )
 from au.inference.runtime import build_runtime  # noqa: E402
 from au.models.checkpoint import read_checkpoint  # noqa: E402
-from au.models.module import AULitModule  # noqa: E402
+from au.models.module import AULitModule, PredictionStore  # noqa: E402
+from au.models.preprocessing import checkpoint_normalization  # noqa: E402
 from au.run.builders import to_dict  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
@@ -91,12 +114,17 @@ def training_marks(ckpt_path: Path) -> dict[str, int | None]:
 
 
 def evaluation_datamodule(config: DictConfig, model: AULitModule, ckpt_path: Path) -> AUDataModule:
-    """The checkpoint's data settings, overridden by ``config.data``, with the model's AUs."""
+    """The checkpoint's data settings, overridden by ``config.data``, with the model's AUs.
+
+    Images are preprocessed as the checkpoint's ``data_config`` says (size, channels, mean and
+    std); the data module serves the model's task targets (e.g. ``intensity``, ``emotion``).
+    """
     settings = {**checkpoint_data_settings(ckpt_path), **to_dict(config.get("data"))}
     preprocessing = model.hparams.data_config or {}
     settings.update(aus=model.aus, cache_images=False)
     settings.update({k: preprocessing[k] for k in ("image_size", "channels") if k in preprocessing})
-    datamodule = AUDataModule(**settings)
+    mean, std = checkpoint_normalization(preprocessing, settings.get("channels", 3))
+    datamodule = AUDataModule(**settings, task=model.task, mean=mean, std=std)
     datamodule.prepare_data()
     datamodule.setup("test")
     return datamodule
@@ -104,35 +132,56 @@ def evaluation_datamodule(config: DictConfig, model: AULitModule, ckpt_path: Pat
 
 @torch.inference_mode()
 def predict_split(model: AULitModule, datamodule: AUDataModule, split: str, runtime=None) -> dict:
-    """Logits (N, A), labels (N, A), masks (N, A) and sample ids (N,) of a split, in row order.
+    """What the model's task stores of every sample of a split (each (N, ...)) and ``ids`` (N,).
 
-    ``runtime`` (:mod:`au.inference.runtime`, e.g. ONNX Runtime) replaces the PyTorch model;
-    its probabilities are turned back into logits for the model's decision step.
+    The outputs go through ``model.task.stored`` into a
+    :class:`~au.models.module.PredictionStore`, as in ``au.fit``'s test loop, so the task's
+    evaluator sees the same values (e.g. AU ``logits``, ``labels``, ``mask``; intensity
+    estimates; emotion logits), in sample-id order. With AU ``logits`` the probabilities
+    ``probs`` (N, A) are added.
+
+    ``runtime`` (:mod:`au.inference.runtime`, e.g. ONNX Runtime; AU occurrence only) replaces
+    the PyTorch model; its probabilities are turned back into logits for the decision step.
     """
     device = next(model.parameters()).device
-    parts: dict[str, list[torch.Tensor]] = {"logits": [], "labels": [], "mask": [], "ids": []}
+    store = PredictionStore(model.task.stored_keys)
     for batch in datamodule.loader(split, shuffle=False):
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         if runtime is not None:
-            probs = torch.from_numpy(runtime(batch["image"].numpy())).double()  # (B, A)
-            logits = torch.logit(probs).float()
+            probs = torch.from_numpy(runtime(batch["image"].cpu().numpy())).double()  # (B, A)
+            outputs = torch.logit(probs).float().to(device)
         else:
-            logits = model(batch["image"].to(device)).float().cpu()  # (B, A)
-        parts["logits"].append(logits)
-        parts["labels"].append(batch["labels"])
-        parts["mask"].append(batch["mask"])
-        parts["ids"].append(batch["index"])
-    return {key: torch.cat(values) for key, values in parts.items()}
+            outputs = model.logits(batch)  # task=au: (B, A)
+        stored = model.task.stored(model, outputs, batch)
+        store.update(batch["index"].cpu(), **{k: v.cpu() for k, v in stored.items()})
+    out = store.compute()
+    if "logits" in out:
+        out["probs"] = torch.sigmoid(out["logits"].double())  # (N, A)
+    return out
 
 
 def fit_decision_step(
     model: AULitModule, datamodule: AUDataModule, retune: bool, runtime=None
-) -> str:
-    """Keep the checkpoint's decision step, or re-fit it on the validation subjects."""
+) -> str | None:
+    """Keep the checkpoint's decision step, or re-fit it on the validation subjects.
+
+    Returns:
+        Where the decisions come from (the ``threshold_source`` fact), or ``None`` for a task
+        without a decision step (intensity, emotion).
+
+    Raises:
+        ValueError: If ``retune`` is asked of a task without a decision step.
+    """
+    if not model.task.has_decision_step:
+        if retune:
+            raise ValueError(
+                f"retune=true: task={model.task.name} has no decision step to re-tune "
+                "(only task=au and task=joint tune AU thresholds); drop retune=true"
+            )
+        return None
     if not retune:
         return "checkpoint (tuned on validation subjects)"
-    val = predict_split(model, datamodule, "val", runtime)
-    device = model.thresholds.device
-    model.fit_decision(val["logits"].to(device), val["labels"].to(device), val["mask"].to(device))
+    model.task.fit_decision(model, predict_split(model, datamodule, "val", runtime))
     return "re-tuned on the validation subjects"
 
 
@@ -152,48 +201,75 @@ def evaluation_facts(model: AULitModule, datamodule: AUDataModule, ckpt_path: Pa
     return facts
 
 
-def write_figures(predictions: dict, tables: dict, aus, thresholds, ckpt_path, out_dir) -> None:
-    """F1 bars, PR and ROC curves per AU, and the run's training curves when its log exists."""
-    probs, labels, mask = predictions["probs"], predictions["labels"], predictions["mask"]
-    plot_f1_bars(
-        tables["metrics"], tables["metrics_at_0.5"], tables["baselines"], out_dir / "f1_bars.png"
-    )
-    plot_pr_curves(probs, labels, mask, aus, thresholds, out_dir / "pr_curves.png")
-    plot_roc_curves(probs, labels, mask, aus, thresholds, out_dir / "roc_curves.png")
+def write_figures(model: AULitModule, outputs: dict, tables: dict, ckpt_path, out_dir) -> None:
+    """The AU figures (task au, joint) and the run's training curves when its log exists.
+
+    AU figures: F1 bars, PR and ROC curves per AU. The intensity and emotion evaluators draw
+    their own figures. The training curves show the task's validation headline.
+    """
+    if "logits" in outputs:
+        probs, labels, mask = outputs["probs"], outputs["labels"], outputs["mask"]
+        thresholds = model.thresholds.detach().cpu().double()
+        bars = [tables[name] for name in ("metrics", "metrics_at_0.5", "baselines")]
+        plot_f1_bars(*bars, out_dir / "f1_bars.png")
+        plot_pr_curves(probs, labels, mask, model.aus, thresholds, out_dir / "pr_curves.png")
+        plot_roc_curves(probs, labels, mask, model.aus, thresholds, out_dir / "roc_curves.png")
     metrics_csv = run_dir_of(ckpt_path) / "csv" / "metrics.csv"
     if metrics_csv.is_file():
-        plot_training_curves(
-            metrics_csv, out_dir / "training_curves.png", **training_marks(ckpt_path)
+        marks = training_marks(ckpt_path)
+        curves = out_dir / "training_curves.png"
+        plot_training_curves(metrics_csv, curves, **marks, score=model.task.headline)
+
+
+def check_runtime(name: str, model: AULitModule) -> None:
+    """Refuse a runtime other than PyTorch for a task other than AU occurrence.
+
+    Raises:
+        ValueError: Naming the task, if ``name`` is not ``torch`` and the task is not ``au``.
+    """
+    if name != "torch" and model.task.name != "au":
+        raise ValueError(
+            f"runtime={name}: task={model.task.name} checkpoints are evaluated in PyTorch only "
+            "(runtime=torch); the exported model serves AU-occurrence (task=au) checkpoints"
         )
 
 
 def run_evaluate(config: DictConfig) -> dict:
-    """Evaluate ``config.ckpt_path`` as configured; returns the result, tables and folder."""
+    """Evaluate ``config.ckpt_path`` as configured; returns the result, outputs and folder.
+
+    The returned ``predictions`` are the task's stored outputs (:func:`predict_split`);
+    ``thresholds`` are the AU thresholds decided by (``None`` for intensity and emotion).
+    """
     if config.split not in ("val", "test"):
         raise ValueError(f"split must be 'test' or 'val', got {config.split!r}")
     ckpt_path = Path(config.ckpt_path).expanduser()
     out_dir = Path(config.paths.output_dir)
     model = AULitModule.load_detector(ckpt_path, map_location=_device(config.device))
+    runtime_name = config.get("runtime", "torch")
+    check_runtime(runtime_name, model)
     checkpoint_thresholds = model.thresholds.cpu().tolist()
     datamodule = evaluation_datamodule(config, model, ckpt_path)
     runtime = None
-    if config.get("runtime", "torch") != "torch":
-        runtime = build_runtime(config.runtime, model, ckpt_path, threads=config.get("threads"))
+    if runtime_name != "torch":
+        runtime = build_runtime(runtime_name, model, ckpt_path, threads=config.get("threads"))
     source = fit_decision_step(model, datamodule, config.retune, runtime)
-    evaluator = AUOccurrenceEvaluator.for_model(model, datamodule, config.split)
-    evaluator.process(predict_split(model, datamodule, config.split, runtime))
+    figure_dir = out_dir if config.plots else None
+    evaluator = model.task.evaluator(model, datamodule, config.split, figure_dir)
+    outputs = predict_split(model, datamodule, config.split, runtime)
+    evaluator.process(outputs)
     result = evaluator.evaluate()
     facts = evaluation_facts(model, datamodule, ckpt_path)
-    facts.update(checkpoint=str(ckpt_path), threshold_source=source)
-    facts["runtime"] = config.get("runtime", "torch")
+    facts.update(checkpoint=str(ckpt_path), runtime=runtime_name)
+    if source is not None:
+        facts["threshold_source"] = source
     if config.retune:
         facts["checkpoint_thresholds"] = checkpoint_thresholds
     text = write_run_record(out_dir, result, facts, split=config.split)
-    predictions, thresholds = evaluator.predictions(), evaluator.thresholds
     if config.plots:
-        write_figures(predictions, result.tables, model.aus, thresholds, ckpt_path, out_dir)
+        write_figures(model, outputs, result.tables, ckpt_path, out_dir)
+    thresholds = model.thresholds.detach().cpu().double() if source is not None else None
     print(text + f"\nresults: {out_dir}")
-    return dict(result=result, predictions=predictions, thresholds=thresholds, out_dir=out_dir)
+    return dict(result=result, predictions=outputs, thresholds=thresholds, out_dir=out_dir)
 
 
 def _device(name: str) -> str:
@@ -204,7 +280,7 @@ def _device(name: str) -> str:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="evaluate")
 def main(config: DictConfig) -> float:
-    """Hydra entry point; returns the average F1 at the decision thresholds."""
+    """Hydra entry point; returns the task's headline score (AU occurrence: average F1)."""
     with bad_input_stops_run(config):
         return run_evaluate(config)["result"].score
 

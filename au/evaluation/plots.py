@@ -158,41 +158,57 @@ def epoch_table(metrics_csv: str | Path) -> pd.DataFrame:
     return log.groupby(log["epoch"].astype(int)).first()
 
 
+#: How the validation headline of each task is named and scaled on the training curves.
+SCORE_AXES = {
+    "f1": ("average F1 (%)", 100.0),
+    "icc": ("average ICC(3,1)", 1.0),
+    "macro_f1": ("emotion macro-F1 (%)", 100.0),
+}
+
+
 def plot_training_curves(
     metrics_csv: str | Path,
     path: str | Path,
     stage2_epoch: int | None = None,
     best_epoch: int | None = None,
+    score: str = "f1",
 ) -> Path:
-    """Train/val loss and validation F1 per epoch, with the stage switch and best epoch marked.
+    """Train/val loss and the validation score per epoch, stage switch and best epoch marked.
 
     Args:
         metrics_csv: The run's ``csv/metrics.csv``.
         path: The PNG to write.
         stage2_epoch: First epoch of stage 2 (fine-tuning), drawn as a vertical line.
-        best_epoch: Epoch of the evaluated checkpoint, drawn as a star on the F1 curve.
+        best_epoch: Epoch of the evaluated checkpoint, drawn as a star on the score curve.
+        score: The task's headline as logged (``val/<score>``): ``f1`` (AU occurrence; F1 at
+            0.5 is drawn beside it), ``icc`` (intensity) or ``macro_f1`` (emotion, joint).
     """
     epochs = epoch_table(metrics_csv)
+    ylabel, scale = SCORE_AXES.get(score, (score, 1.0))
+    column = f"val/{score}"
     figure = Figure(figsize=(10, 3.8), layout="constrained")
-    loss_axes, f1_axes = figure.subplots(1, 2)
-    for column, label in (("train/loss_epoch", "train"), ("val/loss", "validation")):
-        if column in epochs:
-            loss_axes.plot(epochs.index, epochs[column], "o-", ms=3, label=label)
-    for column, label in (("val/f1", "val F1, tuned thresholds"), ("val/f1@0.5", "val F1 at 0.5")):
-        if column in epochs:
-            f1_axes.plot(epochs.index, 100 * epochs[column], "o-", ms=3, label=label)
-    if best_epoch is not None and "val/f1" in epochs and best_epoch in epochs.index:
-        f1_axes.plot(best_epoch, 100 * epochs.loc[best_epoch, "val/f1"], "*", color="#d62728",
-                     ms=13, label=f"checkpoint (epoch {best_epoch})")  # fmt: skip
-    for axes, ylabel in ((loss_axes, "loss"), (f1_axes, "average F1 (%)")):
+    loss_axes, score_axes = figure.subplots(1, 2)
+    for name, label in (("train/loss_epoch", "train"), ("val/loss", "validation")):
+        if name in epochs:
+            loss_axes.plot(epochs.index, epochs[name], "o-", ms=3, label=label)
+    curves = {column: f"val {ylabel.split(' (')[0]}"}
+    if score == "f1":
+        curves = {column: "val F1, tuned thresholds", "val/f1@0.5": "val F1 at 0.5"}
+    for name, label in curves.items():
+        if name in epochs:
+            score_axes.plot(epochs.index, scale * epochs[name], "o-", ms=3, label=label)
+    if best_epoch is not None and column in epochs and best_epoch in epochs.index:
+        score_axes.plot(best_epoch, scale * epochs.loc[best_epoch, column], "*", color="#d62728",
+                        ms=13, label=f"checkpoint (epoch {best_epoch})")  # fmt: skip
+    for axes, label in ((loss_axes, "loss"), (score_axes, ylabel)):
         if stage2_epoch:
             axes.axvline(stage2_epoch - 0.5, color="grey", ls="--", lw=1, label="stage 2 starts")
-        axes.set(xlabel="epoch", ylabel=ylabel)
+        axes.set(xlabel="epoch", ylabel=label)
         axes.xaxis.get_major_locator().set_params(integer=True)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     loss_axes.set_title("Loss")
-    f1_axes.set_title("Validation F1")
+    score_axes.set_title(f"Validation {ylabel.split(' (')[0]}")
     return save_figure(figure, path)
 
 

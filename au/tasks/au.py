@@ -25,6 +25,7 @@ class AUTask(Task):
     name = "au"
     headline = "f1"
     stored_keys = ("logits", "labels", "mask")
+    has_decision_step = True
 
     def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
         """The paper's head: one logit per AU (B, A)."""
@@ -44,6 +45,11 @@ class AUTask(Task):
             module.fit_decision(out["logits"], out["labels"], out["mask"])
         scores = module.score(out)
         module._log_table("val", scores["tuned"], scores["fixed"])
+
+    def fit_decision(self, module, out: dict[str, torch.Tensor]) -> None:
+        """Fit the module's thresholds (or frame-threshold estimator) on stored AU outputs."""
+        device = module.thresholds.device
+        module.fit_decision(*(out[key].to(device) for key in ("logits", "labels", "mask")))
 
     def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:
         """Log test metrics at the validation-fitted decisions and at 0.5."""

@@ -13,6 +13,8 @@ A task gives
 - what each evaluation step keeps (:meth:`Task.stored`), the validation decision step and the
   logged validation / test metrics (:meth:`Task.validation_end`, :meth:`Task.test_end`); the
   checkpoint monitor is set by the task's config (``schedule.monitor`` in ``configs/task/``);
+- the decision step re-fitted on stored validation outputs by ``au.evaluate retune=true``
+  (:attr:`Task.has_decision_step`, :meth:`Task.fit_decision`);
 - the evaluator that writes the run record (:meth:`Task.evaluator`).
 """
 
@@ -39,6 +41,9 @@ class Task(ABC):
     headline: str = "f1"
     #: The keys of :meth:`stored` (the module's prediction stores are built with them).
     stored_keys: tuple[str, ...] = ()
+    #: Whether the task decides by a step fitted on validation (AU thresholds), which
+    #: :meth:`fit_decision` re-fits.
+    has_decision_step: bool = False
 
     def targets(self, index, aus: list[str]) -> dict[str, np.ndarray]:
         """Per-row targets (N, ...) of an :class:`~au.data.index.AUIndex` beyond AU labels."""
@@ -67,6 +72,10 @@ class Task(ABC):
     @abstractmethod
     def validation_end(self, module, out: dict[str, torch.Tensor]) -> None:
         """Fit the decision step on validation (not while sanity checking) and log metrics."""
+
+    def fit_decision(self, module, out: dict[str, torch.Tensor]) -> None:
+        """Re-fit the decision step on a split's stored outputs (``au.evaluate retune=true``)."""
+        return None  # optional hook: a task without a decision step has nothing to fit
 
     @abstractmethod
     def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:

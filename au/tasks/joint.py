@@ -48,6 +48,7 @@ class JointTask(Task):
     name = "joint"
     headline = "macro_f1"
     stored_keys = (*AUTask.stored_keys, *EmotionTask.stored_keys)
+    has_decision_step = True
 
     def __init__(self, emotions: Sequence[str] = BASIC_EMOTIONS, emotion_weight: float = 1.0):
         if not emotion_weight >= 0:
@@ -83,6 +84,10 @@ class JointTask(Task):
         """Fit the AU decisions; log the AU and the emotion scores."""
         self.au_task.validation_end(module, out)
         self.emotion_task.validation_end(module, out)
+
+    def fit_decision(self, module, out: dict[str, torch.Tensor]) -> None:
+        """Fit the AU head's decision step (the emotion head decides by its arg-max)."""
+        self.au_task.fit_decision(module, out)
 
     def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:
         """Log both halves' test scores."""
