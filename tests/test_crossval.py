@@ -1,4 +1,4 @@
-"""Cross-validation: mean ± std over folds on hand-made tables, fold discovery, one real run."""
+"""Cross-validation: mean ± std over folds on hand-made tables and records, one real run."""
 
 import json
 import math
@@ -6,7 +6,14 @@ import math
 import pandas as pd
 import pytest
 
-from au.crossval import aggregate_folds, collect_fold_runs, run_crossval, write_crossval
+from au.crossval import (
+    _run,
+    aggregate_folds,
+    collect_fold_runs,
+    run_crossval,
+    write_crossval,
+    write_fold_scores,
+)
 from au.run.config import compose_config
 
 from .conftest import small_fit_overrides
@@ -36,17 +43,109 @@ def test_mean_and_std_over_folds_by_hand():
     assert table.loc["average", "std"] == pytest.approx(pd.Series([0.35, 0.5, 0.7]).std())
 
 
+def write_record(run_dir, summary: dict, tables: dict[str, pd.DataFrame]):
+    """A hand-written fit record: ``run_dir/results/summary.json`` and ``test_<name>.csv``."""
+    results = run_dir / "results"
+    results.mkdir(parents=True)
+    (results / "summary.json").write_text(json.dumps(summary))
+    for name, table in tables.items():
+        table.to_csv(results / f"test_{name}.csv", index=False)
+
+
 def test_written_tables(tmp_path):
-    text = write_crossval(PER_FOLD, tmp_path)
+    text, summary = write_fold_scores(PER_FOLD, tmp_path)
     assert "| AU1  | 50.0    | 60.0    | 70.0    | 60.0 ± 10.0  |" in text
     assert "| AU2  | 20.0    | 40.0    | –       | 30.0 ± 14.1  |" in text
     assert "| Avg. | 35.0    | 50.0    | 70.0    | 51.7 ± 17.6  |" in text
+    assert text.startswith("Test F1 (%) per fold and mean ± std over 3 folds (thresholds")
     assert (tmp_path / "crossval_f1.md").read_text() == text
     csv = pd.read_csv(tmp_path / "crossval_f1.csv", index_col="au")
     assert csv.loc["AU1", "mean"] == pytest.approx(0.6)
+    assert summary["f1_mean"] == pytest.approx(1.55 / 3)
+    assert summary["roc_auc_mean"] == pytest.approx(0.9)
+    assert summary["f1_per_au"] == pytest.approx({"AU1": 0.6, "AU2": 0.3})
+
+
+def test_au_records_write_the_summary(tmp_path):
+    for fold, table in PER_FOLD.items():
+        write_record(tmp_path / f"fold{fold}", dict(fold=fold, f1=0.5), {"metrics": table})
+    write_crossval(collect_fold_runs(tmp_path), tmp_path)
     summary = json.loads((tmp_path / "crossval_summary.json").read_text())
     assert summary["folds"] == [1, 2, 3] and summary["f1_mean"] == pytest.approx(1.55 / 3)
-    assert summary["roc_auc_mean"] == pytest.approx(0.9)
+    assert (summary["task"], summary["headline"]) == ("au", "f1")  # no task fact: AU
+
+
+def intensity_table(icc_au1: float, icc_au2: float, mae: float) -> pd.DataFrame:
+    """An intensity_metrics-like table: two AUs and their average."""
+    icc = [icc_au1, icc_au2, (icc_au1 + icc_au2) / 2]
+    return pd.DataFrame(
+        dict(au=["AU1", "AU2", "average"], name="x", icc=icc, pearson=0.5, mae=mae, f1=0.4)
+    )
+
+
+def emotion_table(f1_happy: float, f1_sad: float) -> pd.DataFrame:
+    """An emotion_metrics-like table: two classes, no average row (it is the summary's)."""
+    return pd.DataFrame(
+        {"class": ["happiness", "sadness"], "precision": 0.5, "recall": 0.5,
+         "f1": [f1_happy, f1_sad], "support": 10, "auc": [0.8, 0.6]}
+    )  # fmt: skip
+
+
+def test_intensity_folds_are_summarised_on_icc(tmp_path):
+    for fold, (a, b, mae) in enumerate([(0.6, 0.2, 0.5), (0.4, 0.0, 0.7)], start=1):
+        summary = dict(task="intensity", fold=fold, icc=(a + b) / 2, mae=mae)
+        write_record(
+            tmp_path / f"fold{fold}", summary, {"intensity_metrics": intensity_table(a, b, mae)}
+        )
+    headline = _run(compose_config("crossval", [f"summarize={tmp_path}"]))
+    assert headline == pytest.approx(0.3)  # mean ICC of the folds' averages 0.4 and 0.2
+    table = pd.read_csv(tmp_path / "crossval_icc.csv", index_col="au")
+    assert table.loc["AU1", "mean"] == pytest.approx(0.5)
+    assert table.loc["average", "std"] == pytest.approx(pd.Series([0.4, 0.2]).std())
+    summary = json.loads((tmp_path / "crossval_summary.json").read_text())
+    assert (summary["task"], summary["headline"]) == ("intensity", "icc")
+    assert summary["mae_mean"] == pytest.approx(0.6) and summary["pearson_mean"] == 0.5
+    assert summary["icc_per_au"] == pytest.approx({"AU1": 0.5, "AU2": 0.1})
+    text = (tmp_path / "crossval_icc.md").read_text()
+    assert "| AU1  | 0.60    | 0.40    | 0.50 ± 0.14  |" in text
+    assert not (tmp_path / "crossval_f1.csv").exists()
+
+
+def test_emotion_folds_are_summarised_on_macro_f1(tmp_path):
+    for fold, (happy, sad) in enumerate([(0.8, 0.4), (0.6, 0.2)], start=1):
+        summary = dict(task="emotion", fold=fold, macro_f1=(happy + sad) / 2, macro_auc=0.7)
+        write_record(
+            tmp_path / f"fold{fold}", summary, {"emotion_metrics": emotion_table(happy, sad)}
+        )
+    headline = _run(compose_config("crossval", [f"summarize={tmp_path}"]))
+    assert headline == pytest.approx(0.5)  # macro-F1 0.6 and 0.4
+    table = pd.read_csv(tmp_path / "crossval_emotion_f1.csv", index_col="class")
+    assert list(table.index) == ["happiness", "sadness", "average"]
+    assert table.loc["sadness", "mean"] == pytest.approx(0.3)
+    summary = json.loads((tmp_path / "crossval_summary.json").read_text())
+    assert (summary["task"], summary["headline"]) == ("emotion", "macro_f1")
+    assert summary["macro_f1_std"] == pytest.approx(pd.Series([0.6, 0.4]).std())
+    assert summary["macro_auc_mean"] == pytest.approx(0.7)
+    assert summary["f1_per_class"] == pytest.approx({"happiness": 0.7, "sadness": 0.3})
+    assert (
+        "| Avg.      | 60.0    | 40.0    | 50.0 ± 14.1  |"
+        in (tmp_path / "crossval_emotion_f1.md").read_text()
+    )
+
+
+def test_joint_folds_write_both_tables_and_mixed_tasks_are_refused(tmp_path):
+    for fold in (1, 2):
+        summary = dict(task="joint", fold=fold, f1=0.35, macro_f1=0.6, macro_auc=0.7)
+        tables = {"metrics": PER_FOLD[fold], "emotion_metrics": emotion_table(0.8, 0.4)}
+        write_record(tmp_path / f"fold{fold}", summary, tables)
+    assert _run(compose_config("crossval", [f"summarize={tmp_path}"])) == pytest.approx(0.6)
+    summary = json.loads((tmp_path / "crossval_summary.json").read_text())
+    assert summary["f1_mean"] == pytest.approx(0.425) and summary["macro_f1_mean"] == 0.6
+    assert (tmp_path / "crossval_f1.csv").is_file()
+    assert (tmp_path / "crossval_emotion_f1.csv").is_file()
+    write_record(tmp_path / "fold3", dict(task="au", fold=3), {"metrics": PER_FOLD[3]})
+    with pytest.raises(ValueError, match=r"mix tasks \['au', 'joint'\]"):
+        write_crossval(collect_fold_runs(tmp_path), tmp_path)
 
 
 def test_collects_finished_fold_runs(tmp_path):
@@ -57,7 +156,7 @@ def test_collects_finished_fold_runs(tmp_path):
         PER_FOLD[fold].to_csv(results / "test_metrics.csv", index=False)
     found = collect_fold_runs(tmp_path)
     assert sorted(found) == [1, 2, 3]
-    assert found[2]["f1"].tolist()[:2] == [0.6, 0.4]
+    assert found[2].metrics["f1"].tolist()[:2] == [0.6, 0.4]
     (tmp_path / "3-again" / "results").mkdir(parents=True)
     (tmp_path / "3-again" / "results" / "summary.json").write_text(json.dumps({"fold": 1}))
     PER_FOLD[1].to_csv(tmp_path / "3-again" / "results" / "test_metrics.csv", index=False)
