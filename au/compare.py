@@ -301,15 +301,43 @@ def per_au_deltas(table: pd.DataFrame) -> pd.DataFrame:
     return deltas[["group", "baseline", "au", "mean", "low", "high", "verdict"]]
 
 
+def only_f1(table: pd.DataFrame) -> bool:
+    """Whether every group is compared on AU F1 (no intensity or emotion headline)."""
+    return "score" not in table or table["score"].eq("f1").all()
+
+
+def comparison_caption(runs: int, baseline: str | None, f1: bool) -> str:
+    """What the comparison table shows; ``f1``: every group is compared on AU F1."""
+    if f1:
+        text = (
+            f"Test F1 (%) of {runs} runs: mean ± std (ddof=1) over seeds and folds; Avg.F1 at "
+            "the decisions fitted on validation subjects, F1@0.5 at 0.5, ROC-AUC threshold-free."
+        )
+        interval = "bootstrap over test subjects and seeds"
+    else:
+        text = (
+            f"Test headline score (x100) of {runs} runs, named in the score column (f1: AU "
+            "Avg.F1, icc: intensity ICC(3,1), macro_f1: emotion macro-F1): mean ± std (ddof=1) "
+            "over seeds and folds."
+        )
+        interval = "t interval over the pairs; AU F1: bootstrap over test subjects and seeds"
+    if baseline:
+        text += (
+            " Δ: mean difference of the score to the baseline, paired by seed and fold, with its "
+            f"95% confidence interval ({interval}); the verdict is 'better' or 'worse' only "
+            "when the interval excludes zero."
+        )
+    return text
+
+
 def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: str | None) -> str:
     """The comparison as a markdown table, F1 and deltas in %."""
     shown = table[list(group_by)].copy()
     shown["runs"], shown["seeds"] = table["runs"].astype(str), table["seeds"]
     if "score" in table and table["score"].ne("f1").any():
         shown["score"] = table["score"]
-    shown["Avg.F1"] = [
-        _percent(m, s) for m, s in zip(table["f1_mean"], table["f1_std"], strict=True)
-    ]
+    title = "Avg.F1" if only_f1(table) else "headline"
+    shown[title] = [_percent(m, s) for m, s in zip(table["f1_mean"], table["f1_std"], strict=True)]
     if baseline:
         deltas = zip(table["delta_mean"], table["delta_low"], table["delta_high"], strict=True)
         shown[f"Δ vs {baseline} [95% CI]"] = [_interval(*d) for d in deltas]
@@ -333,15 +361,7 @@ def write_comparison(
     runs.drop(columns=["counts"], errors="ignore").to_csv(out_dir / "runs.csv", index=False)
     table.drop(columns=["per_au"], errors="ignore").to_csv(out_dir / "comparison.csv")
     text = (
-        f"Test F1 (%) of {len(runs)} runs: mean ± std (ddof=1) over seeds and folds; Avg.F1 at "
-        "the decisions fitted on validation subjects, F1@0.5 at 0.5, ROC-AUC threshold-free."
-        + (
-            " Δ: mean difference of Avg.F1 to the baseline, paired by seed and fold, with its "
-            "95% confidence interval (bootstrap over test subjects and seeds); the verdict is "
-            "'better' or 'worse' only when the interval excludes zero."
-            if baseline
-            else ""
-        )
+        comparison_caption(len(runs), baseline, only_f1(table))
         + "\n\n"
         + comparison_markdown(table, group_by, baseline)
         + "\n"

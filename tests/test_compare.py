@@ -22,6 +22,7 @@ from au.compare import (
     comparison_markdown,
     main,
     parse_baseline,
+    write_comparison,
 )
 from au.run.config import CONFIG_DIR
 
@@ -261,3 +262,20 @@ def test_emotion_runs_are_compared_on_their_headline(tmp_path):
     # paired by seed: +0.10, +0.13, +0.11 -> mean 0.11333, t interval over 3 pairs
     assert row["delta_mean"] == pytest.approx(0.34 / 3) and row["verdict"] == "better"
     assert row["ci"].startswith("t over pairs")
+
+
+def test_intensity_comparison_is_captioned_with_its_headline_and_t_interval(tmp_path):
+    for seed, (a, b) in enumerate(((0.40, 0.50), (0.42, 0.55), (0.38, 0.49))):
+        for experiment, icc in (("mse", a), ("ordinal", b)):
+            results = tmp_path / f"{experiment}-{seed}" / "results"
+            results.mkdir(parents=True)
+            summary = dict(task="intensity", experiment=experiment, loss=experiment)
+            summary |= dict(data="synthetic", fold=1, seed=seed, icc=icc, mae=0.3)
+            (results / "summary.json").write_text(json.dumps(summary))
+    runs = collect_local_runs([tmp_path])
+    table = compare_runs(runs, group_by=["experiment"], baseline="mse")
+    text = write_comparison(runs, table, ["experiment"], tmp_path / "out", baseline="mse")
+    assert text.startswith("Test headline score (x100) of 6 runs")
+    assert "icc: intensity ICC(3,1)" in text and "(t interval over the pairs;" in text
+    assert "| experiment   | runs   | seeds   | score   | headline   |" in text
+    assert "| ordinal      | 3      | 0,1,2   | icc     | 51.3 ± 3.2 | +11.3 [" in text
