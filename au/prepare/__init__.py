@@ -5,11 +5,14 @@ distributed and writes face crops plus ``index.csv``/``index.json`` (see ``au.da
 ``datasets/README.md``). Work is split into units (a subject, or a shard of identities); each
 finished unit is saved atomically under ``<out>/.parts/``, so an interrupted run loses nothing
 already prepared and a re-run skips finished units (``force=True`` redoes them).
+
+Each reader is one module of this package whose ``prepare(raw, out, **options)`` function is
+decorated with :func:`~au.prepare.registry.register_reader`; :func:`prepare` and the command
+line find it by name (:mod:`au.prepare.registry`), so a new data set needs no edit here.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -22,30 +25,18 @@ from tqdm import tqdm
 
 from au.data.index import write_index
 from au.prepare.common import PrepareError, log
+from au.prepare.registry import reader, register_reader, registered_readers
 
 __all__ = [
-    "DATASETS",
     "Part",
     "PrepareError",
     "default_out",
     "prepare",
+    "register_reader",
+    "registered_readers",
     "run_units",
     "write_prepared_index",
 ]
-
-#: Data set name -> module under ``au.prepare`` with a ``prepare(raw, out, **options)``, or
-#: ``module:function`` naming another function of that signature.
-DATASETS: dict[str, str] = {
-    "disfa": "disfa",
-    "disfa_plus": "disfa_plus",
-    "bp4d": "bp4d",
-    "celeba": "celeba",
-    "bosphorus": "bosphorus",
-    "fer2013-csv": "fer2013:prepare_csv",
-    "fer2013-folder": "fer2013_folder:prepare_folder",
-}
-#: Data sets whose releases share one output folder (``default_out``).
-OUT_NAMES: dict[str, str] = {"fer2013-csv": "fer2013", "fer2013-folder": "fer2013"}
 
 PARTS_DIR = ".parts"
 
@@ -59,20 +50,26 @@ class Part:
 
 
 def default_out(name: str) -> Path:
-    """``$AU_DATA_ROOT/<name>``, or ``~/.cache/au/data/<name>`` when the variable is unset."""
+    """``$AU_DATA_ROOT/<name>``, or ``~/.cache/au/data/<name>`` when the variable is unset.
+
+    ``<name>`` is the reader's ``out_name`` (FER-2013's two releases share ``fer2013``).
+    """
     root = os.environ.get("AU_DATA_ROOT")
     base = Path(root).expanduser() if root else Path.home() / ".cache" / "au" / "data"
-    return base / OUT_NAMES.get(name, name)
+    readers = registered_readers()
+    return base / (readers[name].out_name if name in readers else name)
 
 
 def prepare(name: str, raw: str | Path, out: str | Path | None = None, **options) -> Path:
-    """Prepare data set ``name`` from ``raw`` into ``out``; returns the written ``index.csv``."""
-    if name not in DATASETS:
-        raise PrepareError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    module_name, _, function = DATASETS[name].partition(":")
-    module = importlib.import_module(f"au.prepare.{module_name}")
+    """Prepare data set ``name`` from ``raw`` into ``out``; returns the written ``index.csv``.
+
+    Raises:
+        PrepareError: On an unknown ``name`` (naming the known ones) or a problem with the
+            release.
+    """
+    prepare_release = reader(name).prepare
     target = Path(out).expanduser() if out else default_out(name)
-    return getattr(module, function or "prepare")(Path(raw).expanduser(), target, **options)
+    return prepare_release(Path(raw).expanduser(), target, **options)
 
 
 def _part_paths(out: Path, unit: str) -> tuple[Path, Path]:

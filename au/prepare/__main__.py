@@ -4,6 +4,9 @@ Prepares one data set from its original release into face crops plus ``index.csv
 ``index.json``. A problem with the release (wrong folder, missing or corrupt file, label/frame
 count mismatch) is printed as one line naming the file, without a traceback, and the exit status
 is 1. See ``datasets/README.md`` for the expected release layouts.
+
+The data set names are the registered readers (:mod:`au.prepare.registry`); each reader names
+the data-set-specific options below that it takes, and giving one to another reader is an error.
 """
 
 from __future__ import annotations
@@ -13,20 +16,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from au.prepare import DATASETS, PrepareError, default_out, prepare
+from au.prepare import PrepareError, default_out, prepare, registered_readers
+from au.prepare.registry import Reader
 
-#: Options that only some data sets take: option -> data sets.
-SPECIFIC = {
-    "camera": ("disfa",),
-    "frame_offset": ("bp4d",),
-    "include_pose": ("bosphorus",),
-    "include_occlusion": ("bosphorus",),
-    "unlisted": ("bosphorus",),
-    "val_fraction": ("fer2013-folder",),
-    "split_seed": ("fer2013-folder",),
-}
-#: Data sets whose faces keep their released size unless --crop-size is given.
-NATIVE_SIZE = ("fer2013-csv", "fer2013-folder")
 DEFAULT_CROP_SIZE = 128
 
 
@@ -34,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m au.prepare``."""
     description = __doc__.split("\n")[0]
     parser = argparse.ArgumentParser(prog="python -m au.prepare", description=description)
-    parser.add_argument("name", choices=sorted(DATASETS), help="data set to prepare")
+    parser.add_argument("name", choices=sorted(registered_readers()), help="data set to prepare")
     parser.add_argument("--raw", required=True, help="folder of the release as distributed")
     parser.add_argument(
         "--out", help="output folder (default: $AU_DATA_ROOT/<name> or ~/.cache/au/data/<name>)"
@@ -87,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_of(args: argparse.Namespace) -> dict:
     """Keyword options for ``prepare``; a data-set specific option given to another is an error."""
+    readers = registered_readers()
     crop_size = args.crop_size
-    if crop_size is None and args.name not in NATIVE_SIZE:
+    if crop_size is None and not readers[args.name].native_size:
         crop_size = DEFAULT_CROP_SIZE
     options = {
         "crop_size": crop_size,
@@ -97,16 +90,29 @@ def options_of(args: argparse.Namespace) -> dict:
         "limit_subjects": args.limit_subjects,
         "rotate": args.rotate,
     }
-    for key, names in SPECIFIC.items():
-        value = getattr(args, key)
+    options.update(specific_options(args, readers))
+    if (crop_size is not None and crop_size < 8) or args.workers < 1:
+        raise PrepareError("--crop-size must be at least 8 and --workers at least 1")
+    return options
+
+
+def specific_options(args: argparse.Namespace, readers: dict[str, Reader]) -> dict:
+    """The data-set-specific options given, each checked to be one the chosen reader takes.
+
+    Raises:
+        PrepareError: For an option only other readers take, naming them.
+    """
+    options = {}
+    specific = dict.fromkeys(key for reader in readers.values() for key in reader.options)
+    for key in specific:
+        value = getattr(args, key)  # an option a reader names is one of the parser's
         if value is None:
             continue
+        names = [name for name, reader in readers.items() if key in reader.options]
         if args.name not in names:
             flag = "--unlisted-aus" if key == "unlisted" else "--" + key.replace("_", "-")
             raise PrepareError(f"{flag} applies to {', '.join(names)} only, not {args.name}")
         options[key] = value
-    if (crop_size is not None and crop_size < 8) or args.workers < 1:
-        raise PrepareError("--crop-size must be at least 8 and --workers at least 1")
     return options
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from au.aus import au_key
-from au.prepare import Part, run_units, write_prepared_index
+from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
     crop_face,
@@ -176,6 +176,7 @@ def _prepare_subject(subject: str, root: Path, opts: dict) -> Part:
     return Part(table, 1 if opts["gray"] else 3)
 
 
+@register_reader("bosphorus", options=("include_pose", "include_occlusion", "unlisted"))
 def prepare(
     raw: Path,
     out: Path,

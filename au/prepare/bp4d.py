@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from au.aus import BP4D_AUS
-from au.prepare import Part, run_units, write_prepared_index
+from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
     box_points,
@@ -164,6 +164,7 @@ def _prepare_subject(subject: str, layout: Layout, opts: dict) -> Part:
     return Part(table, 1 if opts["gray"] else 3)
 
 
+@register_reader("bp4d", options=("frame_offset",))
 def prepare(
     raw: Path,
     out: Path,

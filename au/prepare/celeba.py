@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from au.prepare import Part, run_units, write_prepared_index
+from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
     crop_face,
@@ -169,6 +169,7 @@ def _prepare_shard(key: str, raw: Path, images: Path, opts: dict) -> Part:
     return Part(table, 1 if opts["gray"] else 3)
 
 
+@register_reader("celeba")
 def prepare(
     raw: Path,
     out: Path,

@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.io
 
 from au.aus import DISFA_AUS
-from au.prepare import Part, run_units, write_prepared_index
+from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
     box_points,
@@ -238,6 +238,7 @@ def _prepare_subject(subject: str, layout: Layout, opts: dict) -> Part:
     return Part(pd.concat(tables, ignore_index=True), 1 if opts["gray"] else 3)
 
 
+@register_reader("disfa", options=("camera",))
 def prepare(
     raw: Path,
     out: Path,

@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.io
 
 from au.aus import DISFA_AUS
-from au.prepare import Part, run_units, write_prepared_index
+from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
     box_points,
@@ -172,6 +172,7 @@ def _folds(subjects: list[str]) -> dict[str, int]:
     return {s: SUBJECT_FOLD.get(s) or others.index(s) % 3 + 1 for s in subjects}
 
 
+@register_reader("disfa_plus")
 def prepare(
     raw: Path,
     out: Path,

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from au.prepare import Part, run_units, write_prepared_index
+from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import PrepareError, require_file
 
 #: FER-2013 emotion codes 0-6 (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral).
@@ -165,6 +165,7 @@ def check_options(crop_size: int | None, limit_subjects: list[str] | None) -> No
         raise PrepareError(f"--crop-size must be at least 8, got {crop_size}")
 
 
+@register_reader("fer2013-csv", out_name="fer2013", native_size=True)
 def prepare_csv(
     raw: Path,
     out: Path,

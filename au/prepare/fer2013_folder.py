@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from au.prepare import Part, run_units, write_prepared_index
+from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
     normalise_channels,
@@ -118,6 +118,12 @@ def plan_folder(raw: Path, val_fraction: float, split_seed: int) -> dict:
     return plan
 
 
+@register_reader(
+    "fer2013-folder",
+    out_name="fer2013",
+    options=("val_fraction", "split_seed"),
+    native_size=True,
+)
 def prepare_folder(
     raw: Path,
     out: Path,

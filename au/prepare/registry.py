@@ -1,0 +1,91 @@
+"""The reader registry: a data set reader is one module in ``au/prepare/`` and one data YAML.
+
+A reader module decorates its ``prepare(raw, out, **options) -> Path`` function with
+``@register_reader("<name>")``; every module of the ``au.prepare`` package is imported when the
+names are first needed (not at import, so reader modules can import ``au.prepare``), so
+``python -m au.prepare <name>`` and :func:`au.prepare.prepare` find it with no other edit.
+``configs/data/<name>.yaml`` then trains on what it wrote.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from au.prepare.common import PrepareError
+
+#: Modules of ``au.prepare`` that hold no reader.
+NOT_READERS = frozenset({"__main__", "common", "registry"})
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A registered reader and what the command line needs to know about it.
+
+    Attributes:
+        name: The data set name on the command line (``python -m au.prepare <name>``).
+        prepare: ``prepare(raw: Path, out: Path, **options) -> Path`` (the ``index.csv``).
+        out_name: Folder under the data root it writes to (releases of one data set share it).
+        options: The data-set-specific options of ``python -m au.prepare`` it takes
+            (``camera``, ``val_fraction``, ...), besides the ones every reader takes.
+        native_size: Whether its faces keep their released size unless ``--crop-size`` is given.
+    """
+
+    name: str
+    prepare: Callable[..., Path]
+    out_name: str
+    options: tuple[str, ...] = ()
+    native_size: bool = False
+
+
+_READERS: dict[str, Reader] = {}
+
+
+def register_reader(
+    name: str,
+    *,
+    out_name: str | None = None,
+    options: tuple[str, ...] = (),
+    native_size: bool = False,
+) -> Callable[[Callable[..., Path]], Callable[..., Path]]:
+    """Function decorator: make a ``prepare(raw, out, **options)`` the reader of ``name``.
+
+    Args:
+        name: The data set name (``python -m au.prepare <name>``).
+        out_name: The default output folder's name (default: ``name``).
+        options: The data-set-specific command-line options the function takes.
+        native_size: Keep the released image size unless ``--crop-size`` is given.
+    """
+
+    def register(function: Callable[..., Path]) -> Callable[..., Path]:
+        taken = _READERS.get(name)
+        if taken is not None and taken.prepare is not function:
+            raise ValueError(f"reader name {name!r} is taken by {taken.prepare.__module__}")
+        _READERS[name] = Reader(name, function, out_name or name, tuple(options), native_size)
+        return function
+
+    return register
+
+
+def registered_readers() -> dict[str, Reader]:
+    """Name -> reader of every registered reader (the modules of ``au.prepare`` imported first)."""
+    package = importlib.import_module("au.prepare")
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in NOT_READERS:
+            importlib.import_module(f"au.prepare.{module.name}")
+    return dict(_READERS)
+
+
+def reader(name: str) -> Reader:
+    """The reader registered as ``name``.
+
+    Raises:
+        PrepareError: Naming the registered readers, if ``name`` is not one.
+    """
+    readers = registered_readers()
+    if name not in readers:
+        raise PrepareError(f"unknown data set {name!r}; known: {', '.join(sorted(readers))}")
+    return readers[name]
