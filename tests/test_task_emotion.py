@@ -56,7 +56,8 @@ def test_masked_cross_entropy_by_hand():
 
 
 def test_bad_task_options_are_config_errors():
-    with pytest.raises(ConfigValueError, match="task='emotions': choose one of au, intensity"):
+    known = "au, emotion, intensity, joint"
+    with pytest.raises(ConfigValueError, match=f"task='emotions': choose one of {known}$"):
         build_task({"name": "emotions"})
     with pytest.raises(ConfigValueError, match="need 2 or more distinct emotions"):
         build_task({"name": "emotion", "emotions": ["happy", "happiness"]})

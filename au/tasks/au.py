@@ -17,8 +17,10 @@ from torch import nn
 from au.evaluation.occurrence import AUOccurrenceEvaluator
 from au.models.head import AUHead
 from au.tasks.base import Task
+from au.tasks.registry import register_task
 
 
+@register_task("au")
 class AUTask(Task):
     """Multi-label AU occurrence detection (today's behaviour of ``au.fit``)."""
 

@@ -24,6 +24,7 @@ from au.evaluation.occurrence import split_frames
 from au.models.head import AUHead
 from au.tasks.base import Task, log_scores
 from au.tasks.emotion_readout import parse_emotion
+from au.tasks.registry import register_task
 
 #: The default classes: neutral and the six basic emotions (FER-2013's seven).
 BASIC_EMOTIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust")
@@ -47,6 +48,7 @@ class MaskedCrossEntropy(nn.Module):
         return F.cross_entropy(logits[labelled], target[labelled].long())
 
 
+@register_task("emotion")
 class EmotionTask(Task):
     """``task=emotion``: classify each face into one of ``emotions``.
 

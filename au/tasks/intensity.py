@@ -25,6 +25,7 @@ from au.evaluation.intensity_metrics import intensity_metrics
 from au.losses.intensity import MAX_INTENSITY, IntensityRegressionLoss
 from au.losses.ordinal import OrdinalIntensityLoss, exceedance_targets, ordinal_decode
 from au.tasks.base import Task, log_scores
+from au.tasks.registry import register_task
 
 MODES = ("regression", "ordinal")
 _MIN_GAP = 1e-3  # smallest cut-point gap set by init_from_prior (keeps softplus invertible)
@@ -108,6 +109,7 @@ class IntensityHead(nn.Module):
 INTENSITY_LOSSES = ("mse", "smooth_l1", "ordinal")
 
 
+@register_task("intensity")
 class IntensityTask(Task):
     """``task=intensity``: one 0-5 estimate per AU, regression or ordinal, monitored by ICC.
 

@@ -22,6 +22,7 @@ from au.models.head import AUHead
 from au.tasks.au import AUTask
 from au.tasks.base import Task, merge_results
 from au.tasks.emotion import BASIC_EMOTIONS, EmotionTask
+from au.tasks.registry import register_task
 
 
 class JointHead(nn.Module):
@@ -37,6 +38,7 @@ class JointHead(nn.Module):
         return {"au": self.au(features), "emotion": self.emotion(features)}
 
 
+@register_task("joint")
 class JointTask(Task):
     """``task=joint``: AU occurrence and emotion trained together.
 
