@@ -27,6 +27,7 @@ class AUTask(Task):
     name = "au"
     headline = "f1"
     stored_keys = ("logits", "labels", "mask")
+    inference_names = ("au_probabilities",)
     has_decision_step = True
 
     def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
@@ -62,3 +63,7 @@ class AUTask(Task):
     def evaluator(self, module, datamodule, split: str, figure_dir=None) -> AUOccurrenceEvaluator:
         """The AU occurrence evaluator of the module (its report draws no figure)."""
         return AUOccurrenceEvaluator.for_model(module, datamodule, split)
+
+    def inference_outputs(self, module, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``au_probabilities`` (B, A): the sigmoid of the AU logits."""
+        return {"au_probabilities": torch.sigmoid(outputs)}

@@ -15,7 +15,10 @@ A task gives
   checkpoint monitor is set by the task's config (``schedule.monitor`` in ``configs/task/``);
 - the decision step re-fitted on stored validation outputs by ``au.evaluate retune=true``
   (:attr:`Task.has_decision_step`, :meth:`Task.fit_decision`);
-- the evaluator that writes the run record (:meth:`Task.evaluator`).
+- the evaluator that writes the run record (:meth:`Task.evaluator`);
+- what a user of the trained model gets (:meth:`Task.inference_outputs`, named by
+  :attr:`Task.inference_names`, the labels of their last axis by :meth:`Task.output_labels`):
+  ``au.predict`` and ``au.export`` run every task's checkpoint through it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class Task(ABC):
     headline: str = "f1"
     #: The keys of :meth:`stored` (the module's prediction stores are built with them).
     stored_keys: tuple[str, ...] = ()
+    #: The keys of :meth:`inference_outputs`, in order (the exported model's output names).
+    inference_names: tuple[str, ...] = ()
     #: Whether the task decides by a step fitted on validation (AU thresholds), which
     #: :meth:`fit_decision` re-fits.
     has_decision_step: bool = False
@@ -87,6 +92,18 @@ class Task(ABC):
 
         With ``figure_dir`` the evaluator also draws the task's figures there (PNG).
         """
+
+    @abstractmethod
+    def inference_outputs(self, module, outputs) -> dict[str, torch.Tensor]:
+        """What a user of the model gets from the head's raw ``outputs``, by name.
+
+        Keys are :attr:`inference_names`, in order; each value is a float tensor (B, ...).
+        ``module`` needs only ``head`` (the exported model passes itself).
+        """
+
+    def output_labels(self, aus: Sequence[str]) -> dict[str, list[str]]:
+        """What the last axis of each inference output holds: the model's AUs by default."""
+        return {name: list(aus) for name in self.inference_names}
 
 
 def log_scores(module, split: str, scores: Mapping[str, float], headline: str) -> None:

@@ -60,6 +60,7 @@ class EmotionTask(Task):
     headline = "macro_f1"
     needs_au_labels = False
     stored_keys = ("emotion_logits", "emotion")
+    inference_names = ("emotion_probabilities",)
 
     def __init__(self, emotions: Sequence[str] = BASIC_EMOTIONS):
         self.classes = [parse_emotion(e) for e in emotions]
@@ -114,6 +115,14 @@ class EmotionTask(Task):
     def evaluator(self, module, datamodule, split: str, figure_dir=None) -> EmotionEvaluator:
         """The emotion evaluator (beside the majority class of the training labels)."""
         return self.emotion_evaluator(datamodule, split, None, figure_dir)
+
+    def inference_outputs(self, module, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``emotion_probabilities`` (B, C): the softmax of the class logits."""
+        return {"emotion_probabilities": torch.softmax(outputs, dim=-1)}
+
+    def output_labels(self, aus: Sequence[str]) -> dict[str, list[str]]:
+        """The emotion classes, in output order."""
+        return {"emotion_probabilities": list(self.classes)}
 
     def emotion_evaluator(self, datamodule, split: str, readout, figure_dir) -> EmotionEvaluator:
         """The emotion evaluator, with the AU read-out ``(aus, thresholds)`` when given."""

@@ -122,6 +122,10 @@ class IntensityTask(Task):
     name = "intensity"
     headline = "icc"
     stored_keys = ("intensity_estimates", "intensity", "mask")
+    inference_names = ("intensities",)
+    #: Intensity at or above which an AU counts as present when the checkpoint records no
+    #: ``data.positive_threshold`` (the intensity data sets' own: DISFA's and the synthetic set's).
+    default_occurrence_threshold: float = 2.0
 
     def __init__(self, loss: str = "mse", beta: float = 1.0):
         if loss not in INTENSITY_LOSSES:
@@ -166,6 +170,10 @@ class IntensityTask(Task):
     def evaluator(self, module, datamodule, split: str, figure_dir=None) -> IntensityEvaluator:
         """The intensity evaluator (beside the training-mean baseline)."""
         return IntensityEvaluator.for_model(module, datamodule, split, figure_dir)
+
+    def inference_outputs(self, module, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``intensities`` (B, A) on 0-5, decoded by the head (clipped, or ordinal expectation)."""
+        return {"intensities": module.head.decode(outputs)}
 
     def _log(self, module, split: str, out: dict[str, torch.Tensor]) -> None:
         aus = module.aus

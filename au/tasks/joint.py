@@ -50,6 +50,7 @@ class JointTask(Task):
     name = "joint"
     headline = "macro_f1"
     stored_keys = (*AUTask.stored_keys, *EmotionTask.stored_keys)
+    inference_names = (*AUTask.inference_names, *EmotionTask.inference_names)
     has_decision_step = True
 
     def __init__(self, emotions: Sequence[str] = BASIC_EMOTIONS, emotion_weight: float = 1.0):
@@ -104,6 +105,16 @@ class JointTask(Task):
             self.au_task.evaluator(module, datamodule, split),
             self.emotion_task.emotion_evaluator(datamodule, split, readout, figure_dir),
         )
+
+    def inference_outputs(self, module, outputs: dict[str, torch.Tensor]) -> dict:
+        """AU probabilities (B, A) of the AU head, then emotion probabilities (B, C)."""
+        return self.au_task.inference_outputs(module, outputs["au"]) | (
+            self.emotion_task.inference_outputs(module, outputs["emotion"])
+        )
+
+    def output_labels(self, aus: Sequence[str]) -> dict[str, list[str]]:
+        """The AUs for the AU probabilities, the emotion classes for the emotion ones."""
+        return self.au_task.output_labels(aus) | self.emotion_task.output_labels(aus)
 
 
 class JointEvaluator:
