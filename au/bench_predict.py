@@ -39,7 +39,7 @@ from au.data.transforms import eval_transform, normalization  # noqa: E402
 from au.inference import end_to_end  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import HaarFaceDetector, face_crops  # noqa: E402
-from au.inference.onnx_torchscript import ThresholdedDetector, export_onnx, quantize_onnx  # noqa: E402
+from au.inference.onnx_torchscript import InferenceModel, export_onnx, quantize_onnx  # noqa: E402
 from au.inference.runtime import OnnxRuntime, onnx_session  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 
@@ -85,7 +85,7 @@ def bench_one(backbone: str, size: int, args: argparse.Namespace, folder: Path) 
         with torch.no_grad():  # as au.bench times inference
             return torch.sigmoid(module(images)) > module.thresholds
 
-    path = export_onnx(ThresholdedDetector(module), folder / f"{backbone}-{size}.onnx", images[:1])
+    path = export_onnx(InferenceModel(module), folder / f"{backbone}-{size}.onnx", images[:1])
     models = {"ONNX Runtime fps": path}
     if args.int8:
         models["ORT int8 fps"] = quantize_onnx(path, path.with_suffix(".int8.onnx"))
@@ -140,7 +140,7 @@ def end_to_end_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
     backbone, size = args.backbones[0], args.sizes[0]
     module = random_detector(backbone, size)
     example = torch.randn(1, 3, size, size)
-    path = export_onnx(ThresholdedDetector(module), folder / "e2e.onnx", example)
+    path = export_onnx(InferenceModel(module), folder / "e2e.onnx", example)
     runtimes = {"PyTorch": None, "ONNX Runtime": OnnxRuntime(path, args.threads)}
     video = end_to_end.write_face_video(folder / "face640x480.avi", args.video_frames)
     crops = end_to_end.write_face_crops(folder / "crops", args.crops, size)

@@ -1,13 +1,19 @@
-"""``python -m au.export``: a trained detector to ONNX and/or TorchScript, checked against PyTorch.
+"""``python -m au.export``: a trained model to ONNX and/or TorchScript, checked against PyTorch.
 
 Examples:
     python -m au.export ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt            # both
     python -m au.export ckpt_path=best.ckpt format=onnx quantize=true images=crops/
 
-Each file (``detector.onnx``, ``detector.int8.onnx``, ``detector.torchscript.pt``) gets a JSON
-sidecar (``<file>.json``: AUs, thresholds, image_size, channels, mean, std). Every export is run
-on the same face crops as the PyTorch model; a probability difference above ``tolerance`` is an
-error (the int8 file is reported, not checked: quantization changes outputs by design).
+Any task's checkpoint exports; the graph returns the task's outputs, named in the ONNX file
+(:mod:`au.inference.onnx_torchscript`): ``au_probabilities`` and ``au_decisions`` (task au),
+``intensities`` and ``au_decisions`` (intensity), ``emotion_probabilities`` (emotion), or
+``au_probabilities``, ``emotion_probabilities`` and ``au_decisions`` (joint). TorchScript returns
+the same tuple in the same order. Each file (``detector.onnx``, ``detector.int8.onnx``,
+``detector.torchscript.pt``) gets a JSON sidecar (``<file>.json``, :mod:`au.inference.sidecar`:
+the task, each output's shape, labels and meaning, AUs, thresholds, image_size, channels, mean,
+std). Every export is run on the same face crops as the PyTorch model; a difference in any
+output (probability or intensity) above ``tolerance`` is an error (the int8 file is reported,
+not checked: quantization changes outputs by design).
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from tabulate import tabulate  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.media import MediaReadError, Source, find_sources, read_frames  # noqa: E402
 from au.inference.onnx_torchscript import (  # noqa: E402
+    InferenceModel,
     OutputComparison,
-    ThresholdedDetector,
+    Outputs,
     compare_outputs,
     export_onnx,
     export_torchscript,
@@ -37,8 +44,8 @@ from au.inference.onnx_torchscript import (  # noqa: E402
     run_onnx,
     run_pytorch,
     run_torchscript,
-    write_sidecar,
 )
+from au.inference.sidecar import write_sidecar  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
 log = logging.getLogger("au.export")
@@ -46,7 +53,7 @@ FORMATS = {"onnx": ("onnx",), "torchscript": ("torchscript",), "both": ("onnx", 
 
 
 class ExportParityError(AssertionError):
-    """An exported model's probabilities differ from PyTorch's by more than the tolerance."""
+    """An exported model's outputs differ from PyTorch's by more than the tolerance."""
 
 
 @dataclass
@@ -59,16 +66,17 @@ class ExportResult:
 
     def row(self, reference_size: int) -> dict:
         """A line of the summary table."""
-        size = self.path.stat().st_size
+        size, comparison = self.path.stat().st_size, self.comparison
+        agreement = comparison.decision_agreement
         return {
             "export": self.kind,
             "file": self.path.name,
             "MB": round(size / 2**20, 3),
             "vs fp32 ONNX": f"{size / reference_size:.2f}x" if reference_size else "",
-            "max |dp|": f"{self.comparison.max_abs_diff:.2e}",
-            "mean |dp|": f"{self.comparison.mean_abs_diff:.2e}",
-            "decisions agree": f"{self.comparison.decision_agreement:.2%}",
-            "faces agree": f"{self.comparison.faces_agreeing:.2%}",
+            "max |diff|": f"{comparison.max_abs_diff:.2e}",
+            "mean |diff|": f"{comparison.mean_abs_diff:.2e}",
+            "decisions agree": "" if agreement is None else f"{agreement:.2%}",
+            "faces agree": "" if agreement is None else f"{comparison.faces_agreeing:.2%}",
         }
 
 
@@ -114,12 +122,13 @@ def _default_synthetic_folder() -> Path | None:
 
 
 def check_parity(result: ExportResult, tolerance: float) -> None:
-    """Print the largest probability difference; raise if it is above ``tolerance``."""
+    """Print each output's largest difference; raise if one is above ``tolerance``."""
     print(f"parity {result.kind} vs PyTorch: {result.comparison.format()}")
-    if result.comparison.max_abs_diff > tolerance:
+    over = {k: v for k, v in result.comparison.max_abs_diffs.items() if v > tolerance}
+    if over:
+        worst = ", ".join(f"{name} by {value:.3e}" for name, value in over.items())
         raise ExportParityError(
-            f"{result.path}: probabilities differ from PyTorch by "
-            f"{result.comparison.max_abs_diff:.3e} > tolerance {tolerance:g}"
+            f"{result.path}: outputs differ from PyTorch ({worst}) > tolerance {tolerance:g}"
         )
 
 
@@ -128,9 +137,9 @@ class ExportJob:
     """What every export of one checkpoint shares: the model, its inputs and PyTorch's outputs."""
 
     detector: AUDetector
-    model: ThresholdedDetector
+    model: InferenceModel
     images: np.ndarray  # (N, C, H, W) normalised face crops
-    reference: tuple[np.ndarray, np.ndarray]  # PyTorch (probabilities, decisions)
+    reference: Outputs  # PyTorch's named outputs
     output_dir: Path
     stem: str
     tolerance: float
@@ -138,7 +147,9 @@ class ExportJob:
 
     def sidecar(self, path: Path, **facts) -> Path:
         """Write the JSON sidecar of an exported file."""
-        return write_sidecar(path, self.detector.model, checkpoint=self.checkpoint, **facts)
+        return write_sidecar(
+            path, self.model, self.detector.model, checkpoint=self.checkpoint, **facts
+        )
 
 
 def export_onnx_files(job: ExportJob, opset: int, quantize: bool) -> list[ExportResult]:
@@ -163,9 +174,8 @@ def export_torchscript_file(job: ExportJob) -> ExportResult:
     """``<stem>.torchscript.pt`` (traced, parity-checked)."""
     example = torch.from_numpy(job.images[:2])
     path = export_torchscript(job.model, job.output_dir / f"{job.stem}.torchscript.pt", example)
-    result = ExportResult(
-        "torchscript", path, compare_outputs(job.reference, run_torchscript(path, job.images))
-    )
+    outputs = run_torchscript(path, job.images, job.model.output_names)
+    result = ExportResult("torchscript", path, compare_outputs(job.reference, outputs))
     check_parity(result, job.tolerance)
     job.sidecar(path, format="torchscript")
     return result
@@ -179,8 +189,8 @@ def run_export(config: DictConfig) -> list[ExportResult]:
         raise ValueError("quantize=true needs the ONNX export: use format=onnx or format=both")
     detector = AUDetector.from_checkpoint(config.ckpt_path)
     images, described = face_batch(detector, config.images, config.num_images)
-    print(f"checking exports on {described}")
-    model = ThresholdedDetector(detector.model)
+    model = InferenceModel(detector.model, detector.occurrence_threshold)
+    print(f"checking exports on {described}; outputs {', '.join(model.output_names)}")
     job = ExportJob(
         detector, model, images, run_pytorch(model, images), Path(config.output_dir),
         config.name, config.tolerance, str(Path(config.ckpt_path).resolve()),

@@ -1,5 +1,13 @@
 """``python -m au.predict``: AUs and emotions of the faces in images, folders, videos or a camera.
 
+Any task's checkpoint works (``task=au``, ``intensity``, ``emotion``, ``joint``); its rows hold
+what the model gives (see :mod:`au.inference.records`): AU probabilities ``p_<AU>`` or
+intensities ``i_<AU>`` (0-5) with decisions ``<AU>`` (0/1), and ``emotion_<name>`` scores with
+``top_emotion``. The emotions come from the model's emotion head (``emotion``, ``joint``), else
+from the AU read-out (:func:`au.tasks.emotion_readout.emotion_scores`, calibrated rule, the
+model's own thresholds); a joint model writes the read-out beside its head as ``readout_<name>``
+and ``readout_emotion``. The command prints which source the emotions come from.
+
 Examples:
     python -m au.predict ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt input=photos/
     python -m au.predict ckpt_path=best.ckpt input=interview.mp4 annotate=true every=2
@@ -29,7 +37,7 @@ from au.inference.faces import build_face_detector  # noqa: E402
 from au.inference.live import LiveView, opencv_window  # noqa: E402
 from au.inference.media import MediaReadError, Source, find_sources  # noqa: E402
 from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
-from au.inference.records import PredictionTable, prediction_columns  # noqa: E402
+from au.inference.records import PredictionTable  # noqa: E402
 from au.inference.tracking import FaceTracker  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
@@ -69,14 +77,16 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
         threads=config.threads,
         clahe=config.clahe,
     )
-    print(detector.coverage())
+    print(detector.emotion_source)
+    coverage = detector.coverage()
+    if coverage is not None:
+        print(coverage)
     live = LiveView(show) if show is not None else build_live_view(config, sources)
     output_dir = Path(config.output_dir)
     annotator = None
     if config.annotate:
         annotator = AnnotationWriter(output_dir / "annotated", config.annotate_codec, config.every)
-    columns = prediction_columns(detector.aus, detector.emotions)
-    with PredictionTable(output_dir, columns) as table:
+    with PredictionTable(output_dir, detector.layout.columns()) as table:
         runner = PredictionRunner(
             detector,
             build_tracker(config),

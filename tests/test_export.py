@@ -50,10 +50,16 @@ def test_exports_take_any_batch_size_and_agree_with_the_detector(exported, ckpt,
     images = detector.preprocess(crops).numpy()  # (5, C, H, W)
     expected = detector.probabilities(crops)  # (5, A)
     for batch in (images[:1], images):
-        for run, kind in ((run_onnx, "onnx"), (run_torchscript, "torchscript")):
-            probabilities, decisions = run(exported[kind].path, batch)
+        names = ("au_probabilities", "au_decisions")
+        onnx = run_onnx(exported["onnx"].path, batch)
+        script = run_torchscript(exported["torchscript"].path, batch, names)
+        for outputs in (onnx, script):
+            assert list(outputs) == list(names)
+            probabilities = outputs["au_probabilities"]
             np.testing.assert_allclose(probabilities, expected[: len(batch)], atol=1e-5)
-            np.testing.assert_array_equal(decisions, probabilities > detector.thresholds)
+            np.testing.assert_array_equal(
+                outputs["au_decisions"], probabilities > detector.thresholds
+            )
 
 
 def test_sidecar_holds_thresholds_and_preprocessing(exported, ckpt):
@@ -61,6 +67,9 @@ def test_sidecar_holds_thresholds_and_preprocessing(exported, ckpt):
     for result in exported.values():
         sidecar = json.loads(result.path.with_name(result.path.name + ".json").read_text())
         assert sidecar["file"] == result.path.name and sidecar["aus"] == detector.aus
+        assert sidecar["task"] == "au"
+        assert list(sidecar["outputs"]) == ["au_probabilities", "au_decisions"]
+        assert sidecar["outputs"]["au_probabilities"]["labels"] == detector.aus
         np.testing.assert_allclose(sidecar["thresholds"], detector.thresholds, atol=1e-6)
         assert (sidecar["image_size"], sidecar["channels"]) == (64, 3)
         np.testing.assert_allclose(sidecar["mean"], [0.485, 0.456, 0.406])

@@ -14,10 +14,10 @@ from au.inference.align import EyeFinder, roll_of
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, HaarFaceDetector, clip_box, crop_square, square_box
 from au.inference.media import MediaReadError
-from au.inference.records import FRAME_COLUMNS, prediction_columns
+from au.inference.records import FRAME_COLUMNS
 from au.predict import run_predict
 from au.prepare.common import crop_box
-from au.tasks.emotion_readout import EMOTIONS, predict_emotion
+from au.tasks.emotion_readout import EMOTIONS, emotion_scores, predict_emotion
 
 
 def compose_predict(overrides: list[str]):
@@ -108,8 +108,15 @@ def test_rows_hold_the_model_outputs_of_each_crop(ckpt, detector, tmp_path):
     crops = synthetic_faces(3, size=detector.image_size)
     paths = [write_rgb(tmp_path / "crops" / f"face{i}.png", c) for i, c in enumerate(crops)]
     summary, rows = predict(ckpt, tmp_path / "crops", tmp_path / "out", "detector=none")
-    assert list(rows.columns) == prediction_columns(detector.aus, EMOTIONS)
-    assert list(rows.columns[: len(FRAME_COLUMNS)]) == list(FRAME_COLUMNS)
+    probability_columns = [f"p_{au}" for au in detector.aus]
+    emotion_columns = [f"emotion_{name}" for name in EMOTIONS]
+    assert list(rows.columns) == [
+        *FRAME_COLUMNS,
+        *probability_columns,
+        *detector.aus,
+        *emotion_columns,
+        "top_emotion",
+    ]
     assert (summary.frames, summary.faces, summary.no_face_frames) == (3, 3, 0)
     assert rows["source"].tolist() == [p.name for p in paths]
     assert rows["face"].tolist() == [0, 0, 0] and rows["w"].tolist() == [detector.image_size] * 3
@@ -117,8 +124,11 @@ def test_rows_hold_the_model_outputs_of_each_crop(ckpt, detector, tmp_path):
     probs = rows[[f"p_{au}" for au in detector.aus]].to_numpy()
     np.testing.assert_allclose(probs, expected, atol=2e-6)
     np.testing.assert_array_equal(rows[detector.aus].to_numpy(), expected > detector.thresholds)
-    assert rows["top_emotion"].tolist() == list(predict_emotion(expected, detector.aus))
-    assert rows["emotion_anger"].isna().all()  # anger is not expressible with DISFA's 8 AUs
+    # the AU read-out: the calibrated rule at the checkpoint's tuned thresholds
+    readout = dict(rule="calibrated", thresholds=detector.thresholds)
+    scores = emotion_scores(expected, detector.aus, EMOTIONS, **readout)
+    np.testing.assert_allclose(rows[emotion_columns].to_numpy(float), scores, atol=2e-6)
+    assert rows["top_emotion"].tolist() == list(predict_emotion(expected, detector.aus, **readout))
     jsonl = pd.read_json(tmp_path / "out" / "predictions.jsonl", lines=True)
     np.testing.assert_allclose(jsonl[[f"p_{au}" for au in detector.aus]], probs)
 

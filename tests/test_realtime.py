@@ -79,7 +79,7 @@ def test_a_face_scores_the_same_alone_and_in_a_batch_of_mixed_sizes(ckpt, runtim
     alone = np.concatenate([detector.probabilities([face]) for face in mixed])  # (6, A)
     together = detector.probabilities(mixed)
     np.testing.assert_allclose(together, alone, atol=1e-6)
-    decisions = detector.predict(mixed).decisions
+    decisions = detector.predict(mixed).au_decisions
     np.testing.assert_array_equal(decisions, alone > detector.thresholds)
 
 
@@ -206,7 +206,7 @@ def _rss_mib() -> float:
 @pytest.mark.slow
 def test_memory_and_time_per_frame_stay_flat_over_a_long_video(ckpt, tmp_path):
     from au.inference.pipeline import PredictionRunner
-    from au.inference.records import PredictionTable, prediction_columns
+    from au.inference.records import PredictionTable
     from au.predict import build_tracker
     from tests.test_predict import compose_predict
 
@@ -225,7 +225,7 @@ def test_memory_and_time_per_frame_stay_flat_over_a_long_video(ckpt, tmp_path):
 
     from au.inference.media import find_sources
 
-    columns = prediction_columns(detector.aus, detector.emotions)
+    columns = detector.layout.columns()
     with Probe(tmp_path / "out", columns) as table:
         runner = PredictionRunner(detector, build_tracker(config), table, batch_size=16)
         summary = runner.run(find_sources(video), progress=False)

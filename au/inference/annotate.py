@@ -11,6 +11,7 @@ import numpy as np
 
 from au.inference.faces import FaceBox
 from au.inference.media import Frame
+from au.inference.records import FacePredictions
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,29 @@ EMOTION_COLORS: dict[str, tuple[int, int, int]] = {
 VIDEO_CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
 
 
-def face_label(emotion: str, active_aus: Sequence[str]) -> str:
-    """The text drawn above a face: top emotion, then the active AUs (numbers only)."""
+def face_label(
+    emotion: str, active_aus: Sequence[str], intensities: Sequence[float] | None = None
+) -> str:
+    """The text drawn above a face: top emotion, then the active AUs.
+
+    AU numbers only (``happiness | AU 6 12``), or with an intensity model each active AU with
+    its intensity (``happiness | AU6:2.4 AU12:3.2``).
+    """
+    if intensities is not None:
+        levels = " ".join(f"{au}:{i:.1f}" for au, i in zip(active_aus, intensities, strict=True))
+        return f"{emotion} | {levels}" if levels else emotion
     numbers = " ".join(au.removeprefix("AU") for au in active_aus)
     return f"{emotion} | AU {numbers}" if numbers else emotion
+
+
+def face_labels(predictions: FacePredictions, aus: Sequence[str]) -> list[str]:
+    """The label of every face: top emotion and the active AUs (with intensities if any)."""
+    labels, decisions = [], predictions.au_decisions
+    for face, emotion in enumerate(predictions.top_emotions):
+        on = [] if decisions is None else np.flatnonzero(decisions[face])
+        levels = None if predictions.intensities is None else predictions.intensities[face, on]
+        labels.append(face_label(str(emotion), [aus[i] for i in on], levels))
+    return labels
 
 
 def draw_face(image: np.ndarray, box: FaceBox, label: str, color: tuple[int, int, int]) -> None:

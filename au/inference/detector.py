@@ -1,10 +1,25 @@
-"""AUDetector: a trained checkpoint mapping face crops to AU probabilities, decisions, emotions."""
+"""AUDetector: a trained checkpoint of any task applied to face crops.
+
+What a face gets follows the checkpoint's task (:meth:`au.tasks.base.Task.inference_outputs`):
+
+- ``task=au``: AU probabilities and decisions (probability > the AU's validation-tuned
+  threshold); emotions from the AU read-out.
+- ``task=intensity``: AU intensities on 0-5 and decisions (intensity >= the training data's
+  positive threshold, :func:`au.inference.runtime.occurrence_threshold_of`); emotions from the
+  AU read-out with ``intensity / 5`` as each AU's probability and ``threshold / 5`` as its
+  threshold (so an AU counts for an emotion from the intensity at which it counts as present).
+- ``task=emotion``: the emotion head's class probabilities; no AU output, no read-out.
+- ``task=joint``: AU probabilities and decisions, the emotion head's probabilities, and the AU
+  read-out beside them (``readout_*``).
+
+The AU read-out is :func:`au.tasks.emotion_readout.emotion_scores` with ``rule="calibrated"``
+and the model's own thresholds.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -12,45 +27,42 @@ import numpy as np
 import torch
 
 from au.data.transforms import eval_transform, normalization
-from au.inference.runtime import TorchRuntime, build_runtime
+from au.inference.onnx_torchscript import DECIDED_FROM, DECISIONS
+from au.inference.records import FacePredictions, PredictionLayout
+from au.inference.runtime import (
+    TorchRuntime,
+    au_probabilities,
+    build_runtime,
+    occurrence_threshold_of,
+)
+from au.losses.intensity import MAX_INTENSITY
 from au.models.module import AULitModule
-from au.tasks.emotion_readout import EMOTIONS, emotion_scores, format_coverage, predict_emotion
+from au.tasks.emotion_readout import (
+    DEFAULT_MIN_COVERAGE,
+    EMOTIONS,
+    emotion_scores,
+    format_coverage,
+    predict_emotion,
+)
+from au.tasks.intensity import IntensityTask
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class FacePredictions:
-    """Predictions for N faces of a model with A AUs, scored on E emotions."""
-
-    probabilities: np.ndarray  # (N, A) sigmoid outputs
-    decisions: np.ndarray  # (N, A) bool: probability > the AU's validation-tuned threshold
-    emotion_scores: np.ndarray  # (N, E), NaN for emotions the model cannot express
-    top_emotions: np.ndarray  # (N,) names of the best-scoring expressible emotion
-
-    def __len__(self) -> int:
-        return len(self.probabilities)
-
-    def select(self, rows: slice) -> FacePredictions:
-        """The predictions of a slice of the faces."""
-        return FacePredictions(
-            self.probabilities[rows],
-            self.decisions[rows],
-            self.emotion_scores[rows],
-            self.top_emotions[rows],
-        )
+#: The scoring rule of the AU read-out.
+READOUT_RULE = "calibrated"
 
 
 class AUDetector:
-    """A trained AU detector applied to face crops, preprocessed exactly as in evaluation.
+    """A trained model of any task applied to face crops, preprocessed exactly as in evaluation.
 
     Args:
-        model: A trained :class:`AULitModule` (its ``thresholds`` and ``data_config`` are used).
+        model: A trained :class:`AULitModule` (its task, ``thresholds`` and ``data_config``).
         device: Torch device to run on.
-        emotions: Emotions to score from the AU probabilities (:mod:`au.tasks.emotion_readout`).
-        runtime: Maps normalised crops (N, C, H, W) to probabilities (N, A)
+        emotions: Emotions the AU read-out scores (:mod:`au.tasks.emotion_readout`).
+        runtime: Maps normalised crops (N, C, H, W) to the task's named outputs
             (:mod:`au.inference.runtime`); ``None``: the PyTorch model on ``device``.
         clahe: Contrast-normalise crops (CLAHE); ``None``: as the model was trained.
+        occurrence_threshold: Intensity at or above which an intensity model's AU is present
+            (``None``: :attr:`~au.tasks.intensity.IntensityTask.default_occurrence_threshold`).
     """
 
     def __init__(
@@ -60,19 +72,41 @@ class AUDetector:
         emotions: Sequence[str] = EMOTIONS,
         runtime=None,
         clahe: bool | None = None,
+        occurrence_threshold: float | None = None,
     ):
         self.model = model.eval().to(device)
         self.device = torch.device(device)
-        self.runtime = runtime or TorchRuntime(self.model, device)
         self.aus: list[str] = list(model.aus)
+        if occurrence_threshold is None:
+            occurrence_threshold = IntensityTask.default_occurrence_threshold
+        self.occurrence_threshold = float(occurrence_threshold)
+        self.runtime = runtime or TorchRuntime(self.model, device, self.occurrence_threshold)
         self.thresholds = model.thresholds.detach().cpu().numpy().astype(np.float64)  # (A,)
         self.data_config = dict(model.hparams.data_config)
         self.image_size = int(self.data_config["image_size"])
         self.channels = int(self.data_config["channels"])
-        self.emotions = list(emotions)
         self.clahe = bool(self.data_config.get("clahe", False) if clahe is None else clahe)
         self.transform = eval_transform(self.image_size, self.channels, self.clahe)
         _check_normalization(self.data_config, self.channels)
+        self._plan_outputs(self.runtime.output_names, emotions)
+
+    def _plan_outputs(self, names: Sequence[str], emotions: Sequence[str]) -> None:
+        """Where emotions come from, and the columns of this model's rows."""
+        labels = self.model.task.output_labels(self.aus)
+        self.head_emotions = labels.get("emotion_probabilities")  # None: no emotion head
+        #: The output the AU read-out scores (``None``: no AU output, no read-out).
+        self.readout_from = next((n for n in DECIDED_FROM if n in names), None)
+        self.readout_emotions = list(emotions) if self.readout_from else []
+        #: The ``emotion_<name>`` columns: the head's classes, else the read-out's emotions.
+        self.emotions: list[str] = list(self.head_emotions or self.readout_emotions)
+        self.layout = PredictionLayout(
+            aus=tuple(self.aus),
+            au_probabilities="au_probabilities" in names,
+            intensities="intensities" in names,
+            au_decisions=DECISIONS in names,
+            emotions=tuple(self.emotions),
+            readout_emotions=tuple(self.readout_emotions) if self.head_emotions else (),
+        )
 
     @classmethod
     def from_checkpoint(
@@ -88,16 +122,44 @@ class AUDetector:
         ``runtime="onnx"`` runs the model exported beside the checkpoint in ONNX Runtime
         (exported and parity-checked on first use, see :mod:`au.inference.runtime`).
         """
+        path = Path(path).expanduser()
         model = AULitModule.load_detector(path, map_location=device)
-        engine = build_runtime(runtime, model, Path(path).expanduser(), device, threads)
-        return cls(model, device, runtime=engine, **options)
+        threshold = occurrence_threshold_of(path, model)
+        engine = build_runtime(runtime, model, path, device, threads, threshold)
+        return cls(model, device, runtime=engine, occurrence_threshold=threshold, **options)
 
-    def coverage(self) -> str:
-        """Which emotions this model's AUs can express.
+    @property
+    def emotion_source(self) -> str:
+        """Where ``emotion_*`` and ``top_emotion`` come from, in words."""
+        readout = {
+            "au_probabilities": "the AU read-out (calibrated rule, the model's tuned thresholds)",
+            "intensities": "the AU read-out of the intensities (calibrated rule, intensity / 5 "
+            f"against {self.occurrence_threshold:g} / 5)",
+        }.get(self.readout_from, "")
+        if self.head_emotions:
+            beside = f"; readout_* columns: {readout}" if readout else ""
+            return f"emotions from the model's emotion head{beside}"
+        return f"emotions from {readout}"
 
-        See :func:`au.tasks.emotion_readout.format_coverage`.
+    def coverage(self) -> str | None:
+        """Which emotions the AU read-out can express and scores; ``None`` without a read-out.
+
+        The prototype coverage of :func:`au.tasks.emotion_readout.format_coverage`, then the
+        emotions the calibrated rule scores (one needs a full-weight prototype AU).
         """
-        return format_coverage(self.aus, self.emotions)
+        if not self.readout_from:
+            return None
+        minimum = DEFAULT_MIN_COVERAGE[READOUT_RULE]
+        text = format_coverage(self.aus, self.readout_emotions, min_coverage=minimum)
+        lines = [line for line in text.splitlines() if not line.startswith("- neutral:")]
+        probe = np.full((1, len(self.aus)), 0.5)
+        scores = emotion_scores(probe, self.aus, self.readout_emotions, rule=READOUT_RULE)[0]
+        scored = [e for e, s in zip(self.readout_emotions, scores, strict=True) if s == s]
+        unscored = [e for e in self.readout_emotions if e not in scored]
+        lines.append(f"The {READOUT_RULE} read-out scores {', '.join(scored)}")
+        if unscored:
+            lines[-1] += f"; not {', '.join(unscored)} (none of its full-weight AUs is here)"
+        return "\n".join(lines)
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
         """Normalised model input (N, C, H, W) from uint8 RGB or grayscale face crops."""
@@ -115,23 +177,58 @@ class AUDetector:
             )
         return cv2.cvtColor(crop.reshape(crop.shape[:2]), cv2.COLOR_GRAY2RGB) if gray else crop
 
-    def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """AU probabilities (N, A) of face crops."""
+    def outputs(self, crops: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """The task's named outputs (each (N, ...)) of face crops (see the module docstring)."""
         if len(crops) == 0:
-            return np.empty((0, len(self.aus)), dtype=np.float32)
-        images = [self.transform(image=self.to_model_channels(c))["image"] for c in crops]
-        return self.runtime(torch.stack(images).numpy())
+            labels = self.model.task.output_labels(self.aus) | {DECISIONS: self.aus}
+            return {
+                name: np.empty((0, len(labels[name])), bool if name == DECISIONS else np.float32)
+                for name in self.runtime.output_names
+            }
+        return self.runtime.outputs(self.preprocess(crops).cpu().numpy())
+
+    def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """AU probabilities (N, A) of face crops (an AU occurrence model: task au or joint)."""
+        return au_probabilities(self.outputs(crops))
 
     def predict(self, crops: Sequence[np.ndarray]) -> FacePredictions:
-        """Probabilities, thresholded decisions and emotion scores of face crops."""
-        return self.from_probabilities(self.probabilities(crops))
+        """Everything the model says about face crops: AUs and emotions."""
+        return self.from_outputs(self.outputs(crops))
 
-    def from_probabilities(self, probabilities: np.ndarray) -> FacePredictions:
-        """Decisions and emotions for AU probabilities (N, A) of this model."""
-        decisions = probabilities > self.thresholds  # (N, A)
-        scores = np.asarray(emotion_scores(probabilities, self.aus, self.emotions))  # (N, E)
-        top = predict_emotion(probabilities, self.aus, self.emotions)  # (N,)
-        return FacePredictions(probabilities, decisions, scores, top)
+    def from_outputs(self, outputs: dict[str, np.ndarray]) -> FacePredictions:
+        """Emotions beside the AU outputs, from the named outputs of this model."""
+        readout = self.readout(outputs)
+        if self.head_emotions:
+            scores = outputs["emotion_probabilities"]  # (N, C)
+            top = np.asarray(self.head_emotions)[scores.argmax(-1)] if len(scores) else []
+            extra = {"readout_scores": readout[0], "readout_emotions": readout[1]}
+        else:
+            (scores, top), extra = readout, {}
+        return FacePredictions(
+            scores,
+            np.asarray(top, dtype=object),
+            au_probabilities=outputs.get("au_probabilities"),
+            au_decisions=outputs.get(DECISIONS),
+            intensities=outputs.get("intensities"),
+            **extra,
+        )
+
+    def readout(self, outputs: dict[str, np.ndarray]) -> tuple[np.ndarray | None, ...]:
+        """The AU read-out's scores (N, E) and best emotions (N,); ``None`` without AU outputs."""
+        if self.readout_from is None:
+            return None, None
+        evidence, thresholds = self.readout_evidence(outputs)
+        options = dict(rule=READOUT_RULE, thresholds=thresholds)
+        scores = np.asarray(emotion_scores(evidence, self.aus, self.readout_emotions, **options))
+        top = predict_emotion(evidence, self.aus, self.readout_emotions, **options)
+        return scores, top
+
+    def readout_evidence(self, outputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """What the read-out scores, as probabilities (N, A), and its thresholds (A,)."""
+        if self.readout_from == "au_probabilities":
+            return outputs["au_probabilities"], self.thresholds
+        cut = np.full(len(self.aus), self.occurrence_threshold / MAX_INTENSITY)
+        return outputs["intensities"] / MAX_INTENSITY, cut
 
 
 def _check_normalization(data_config: dict, channels: int) -> None:

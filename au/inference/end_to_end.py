@@ -18,7 +18,7 @@ from au.inference.detector import AUDetector
 from au.inference.faces import HaarFaceDetector
 from au.inference.media import find_sources
 from au.inference.pipeline import PredictionRunner, PredictSummary
-from au.inference.records import PredictionTable, prediction_columns
+from au.inference.records import PredictionTable
 from au.inference.tracking import FaceTracker
 
 
@@ -64,7 +64,7 @@ def run_on(
     batch_size: int = 16,
 ) -> PredictSummary:
     """``au.predict`` on ``location`` (outputs to a temporary folder); returns its summary."""
-    columns = prediction_columns(detector.aus, detector.emotions)
+    columns = detector.layout.columns()
     with tempfile.TemporaryDirectory() as out, PredictionTable(Path(out), columns) as table:
         runner = PredictionRunner(detector, tracker, table, batch_size=batch_size)
         return runner.run(find_sources(location), progress=False)

@@ -1,14 +1,25 @@
-"""Export a detector (model ▸ sigmoid ▸ thresholds) to ONNX and TorchScript, check it, quantize it.
+"""Export a detector (model ▸ its task's outputs ▸ AU decisions) to ONNX and TorchScript.
 
 The exported graph takes normalised images ``(B, C, H, W)`` float32 (any batch size) and returns
-``probabilities`` (B, A) float32 and ``decisions`` (B, A) bool (probability > the AU's
-validation-tuned threshold, stored in the graph as a constant). A JSON sidecar next to each file
-holds what an app needs to preprocess faces and name the outputs.
+the task's outputs (:meth:`au.tasks.base.Task.inference_outputs`), named in the ONNX file:
+
+======================  ==========================================================
+task                    outputs, in order
+======================  ==========================================================
+``au``                  ``au_probabilities`` (B, A), ``au_decisions`` (B, A)
+``intensity``           ``intensities`` (B, A) on 0-5, ``au_decisions`` (B, A)
+``emotion``             ``emotion_probabilities`` (B, C)
+``joint``               ``au_probabilities``, ``emotion_probabilities``, ``au_decisions``
+======================  ==========================================================
+
+``au_decisions`` (bool) is ``au_probabilities > the AU's validation-tuned threshold`` (stored in
+the graph as a constant), or for an intensity model ``intensities >= occurrence_threshold``
+(the training data's positive threshold). A JSON sidecar next to each file holds what an app
+needs to preprocess faces and read the outputs (:mod:`au.inference.sidecar`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from dataclasses import dataclass
@@ -18,63 +29,98 @@ import numpy as np
 import torch
 from torch import nn
 
-from au.aus import au_name
 from au.models.module import AULitModule
 
-INPUT_NAME, OUTPUT_NAMES = "images", ("probabilities", "decisions")
+INPUT_NAME = "images"
+#: The AU present/absent output, appended where the task has AU occurrence.
+DECISIONS = "au_decisions"
+#: The outputs the decisions are taken from, in order of preference.
+DECIDED_FROM = ("au_probabilities", "intensities")
+
+Outputs = dict[str, np.ndarray]
 
 
-class ThresholdedDetector(nn.Module):
-    """An AU model with its sigmoid and thresholds: images -> (probabilities, decisions)."""
+class InferenceModel(nn.Module):
+    """A trained module as one graph: images -> its task's outputs, then the AU decisions.
 
-    def __init__(self, module: AULitModule):
+    Args:
+        module: A trained :class:`AULitModule` (its backbone, head, task and thresholds).
+        occurrence_threshold: Intensity at or above which an intensity model's AU is present.
+    """
+
+    def __init__(self, module: AULitModule, occurrence_threshold: float = 2.0):
         super().__init__()
-        self.backbone, self.head = module.backbone, module.head
+        self.backbone, self.head, self.task = module.backbone, module.head, module.task
         self.register_buffer("thresholds", module.thresholds.detach().clone().float())  # (A,)
+        self.occurrence_threshold = float(occurrence_threshold)
+        names = tuple(module.task.inference_names)
+        self.decided_from = next((name for name in DECIDED_FROM if name in names), None)
+        #: The names of :meth:`forward`'s outputs, in order.
+        self.output_names = names + ((DECISIONS,) if self.decided_from else ())
         self.eval()
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Probabilities (B, A) and decisions (B, A) of normalised images (B, C, H, W)."""
-        probabilities = torch.sigmoid(self.head(self.backbone(images)))
-        return probabilities, probabilities > self.thresholds
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The outputs named :attr:`output_names` of normalised images (B, C, H, W)."""
+        outputs = self.task.inference_outputs(self, self.head(self.backbone(images)))
+        values = [outputs[name] for name in self.task.inference_names]
+        if self.decided_from == "au_probabilities":
+            values.append(outputs["au_probabilities"] > self.thresholds)  # (B, A)
+        elif self.decided_from == "intensities":
+            values.append(outputs["intensities"] >= self.occurrence_threshold)  # (B, A)
+        return tuple(values)
 
 
 @dataclass
 class OutputComparison:
     """How far a candidate's outputs are from a reference's on the same inputs."""
 
-    max_abs_diff: float
-    mean_abs_diff: float
-    decision_agreement: float  # fraction of (face, AU) decisions that are equal
-    faces_agreeing: float  # fraction of faces whose decisions on all AUs are equal
+    max_abs_diffs: dict[str, float]  # per float output
+    mean_abs_diff: float  # over every float output value
+    decision_agreement: float | None  # fraction of equal (face, AU) decisions; None: no AU
+    faces_agreeing: float | None  # fraction of faces whose decisions on all AUs are equal
     num_faces: int
+
+    @property
+    def max_abs_diff(self) -> float:
+        """The largest difference over all float outputs."""
+        return max(self.max_abs_diffs.values())
 
     def format(self) -> str:
         """One line."""
-        return (
-            f"probability |diff| max {self.max_abs_diff:.2e} mean {self.mean_abs_diff:.2e}; "
-            f"decisions agree on {self.decision_agreement:.1%} of face-AU pairs and "
+        each = ", ".join(f"{k} {v:.2e}" for k, v in self.max_abs_diffs.items())
+        text = f"|diff| max {each}; mean {self.mean_abs_diff:.2e}"
+        if self.decision_agreement is None:
+            return text + f" ({self.num_faces} faces)"
+        return text + (
+            f"; decisions agree on {self.decision_agreement:.1%} of face-AU pairs and "
             f"{self.faces_agreeing:.1%} of {self.num_faces} faces (all AUs)"
         )
 
 
-def compare_outputs(
-    reference: tuple[np.ndarray, np.ndarray], candidate: tuple[np.ndarray, np.ndarray]
-) -> OutputComparison:
-    """Compare (probabilities, decisions) pairs of shape (N, A) each."""
-    difference = np.abs(np.asarray(reference[0], np.float64) - np.asarray(candidate[0]))
-    same = np.asarray(reference[1], bool) == np.asarray(candidate[1], bool)  # (N, A)
+def compare_outputs(reference: Outputs, candidate: Outputs) -> OutputComparison:
+    """Compare two runs' named outputs (each (N, ...)) on the same images."""
+    if list(reference) != list(candidate):
+        raise ValueError(f"outputs differ: {list(reference)} vs {list(candidate)}")
+    floats = [name for name in reference if name != DECISIONS]
+    differences = {
+        name: np.abs(np.asarray(reference[name], np.float64) - np.asarray(candidate[name]))
+        for name in floats
+    }
+    agreement = faces = None
+    if DECISIONS in reference:
+        same = np.asarray(reference[DECISIONS], bool) == np.asarray(candidate[DECISIONS], bool)
+        agreement, faces = float(same.mean()), float(same.all(axis=1).mean())
     return OutputComparison(
-        float(difference.max()),
-        float(difference.mean()),
-        float(same.mean()),
-        float(same.all(axis=1).mean()),
-        len(same),
+        {name: float(d.max()) for name, d in differences.items()},
+        float(np.concatenate([d.ravel() for d in differences.values()]).mean()),
+        agreement,
+        faces,
+        len(next(iter(reference.values()))),
     )
 
 
-def export_onnx(model: ThresholdedDetector, path: Path, example: torch.Tensor, opset: int = 17):
-    """Write ``model`` as ONNX with a dynamic batch axis; returns ``path``."""
+def export_onnx(model: InferenceModel, path: Path, example: torch.Tensor, opset: int = 17) -> Path:
+    """Write ``model`` as ONNX with named outputs and a dynamic batch axis; returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     batch_axis = {0: "batch"}
     with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated, still exact
@@ -86,14 +132,14 @@ def export_onnx(model: ThresholdedDetector, path: Path, example: torch.Tensor, o
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
-            dynamic_axes={name: batch_axis for name in (INPUT_NAME, *OUTPUT_NAMES)},
+            output_names=list(model.output_names),
+            dynamic_axes={name: batch_axis for name in (INPUT_NAME, *model.output_names)},
         )
     return path
 
 
-def export_torchscript(model: ThresholdedDetector, path: Path, example: torch.Tensor) -> Path:
-    """Write ``model`` traced to TorchScript; returns ``path``."""
+def export_torchscript(model: InferenceModel, path: Path, example: torch.Tensor) -> Path:
+    """Write ``model`` traced to TorchScript (outputs: a tuple in ``output_names`` order)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still supported
@@ -115,18 +161,18 @@ def quantize_onnx(path: Path, quantized_path: Path) -> Path:
     return quantized_path
 
 
-def run_pytorch(model: ThresholdedDetector, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs of the PyTorch model on images (N, C, H, W)."""
+def run_pytorch(model: InferenceModel, images: np.ndarray) -> Outputs:
+    """Named outputs of the PyTorch model on images (N, C, H, W)."""
     with torch.inference_mode():
-        probabilities, decisions = model(torch.from_numpy(images))
-    return probabilities.numpy(), decisions.numpy()
+        values = model(torch.from_numpy(images))
+    return {name: value.numpy() for name, value in zip(model.output_names, values, strict=True)}
 
 
-def run_onnx(path: Path, images: np.ndarray, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs of an ONNX file run by onnxruntime (CPU) on images (N, C, H, W)."""
+def run_onnx(path: Path, images: np.ndarray, threads: int = 0) -> Outputs:
+    """Named outputs of an ONNX file run by onnxruntime (CPU) on images (N, C, H, W)."""
     session = onnx_session(path, threads)
-    probabilities, decisions = session.run(list(OUTPUT_NAMES), {INPUT_NAME: images})
-    return probabilities, decisions
+    names = [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(names, {INPUT_NAME: images}), strict=True))
 
 
 def onnx_session(path: Path, threads: int = 0):
@@ -138,44 +184,11 @@ def onnx_session(path: Path, threads: int = 0):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def run_torchscript(path: Path, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs of a TorchScript file on images (N, C, H, W)."""
+def run_torchscript(path: Path, images: np.ndarray, names: tuple[str, ...]) -> Outputs:
+    """Outputs of a TorchScript file on images (N, C, H, W), named ``names`` in order."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         loaded = torch.jit.load(str(path), map_location="cpu")
     with torch.inference_mode():
-        probabilities, decisions = loaded(torch.from_numpy(images))
-    return probabilities.numpy(), decisions.numpy()
-
-
-def write_sidecar(path: Path, module: AULitModule, **extra) -> Path:
-    """Write ``<file>.json`` next to an exported file: AUs, thresholds, preprocessing."""
-    config = dict(module.hparams.data_config)
-    channels = int(config["channels"])
-    sidecar = {
-        "file": path.name,
-        "backbone": module.hparams.backbone["name"],
-        "aus": list(module.aus),
-        "au_names": [au_name(au) for au in module.aus],
-        "thresholds": [round(float(t), 6) for t in module.thresholds],
-        "image_size": int(config["image_size"]),
-        "channels": channels,
-        "mean": [float(v) for v in config["mean"]],
-        "std": [float(v) for v in config["std"]],
-        "input": {
-            "name": INPUT_NAME,
-            "shape": ["batch", channels, int(config["image_size"]), int(config["image_size"])],
-            "dtype": "float32",
-            "color": "RGB" if channels == 3 else "grayscale",
-            "preprocessing": "square face crop resized (bilinear) to image_size x image_size, "
-            "pixel / 255, minus mean, divided by std, channels first",
-        },
-        "outputs": {
-            "probabilities": "float32 (batch, A): sigmoid of the logits, in the order of aus",
-            "decisions": "bool (batch, A): probabilities > thresholds",
-        },
-        **extra,
-    }
-    sidecar_path = path.with_name(path.name + ".json")
-    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n")
-    return sidecar_path
+        values = loaded(torch.from_numpy(images))
+    return {name: value.numpy() for name, value in zip(names, values, strict=True)}

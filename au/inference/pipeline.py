@@ -1,4 +1,4 @@
-"""The predict loop: frames ▸ faces ▸ crops, batched across frames ▸ AU detector ▸ rows, media.
+"""The predict loop: frames ▸ faces ▸ crops, batched across frames ▸ detector ▸ rows, media.
 
 Frames are decoded by a background thread (:mod:`au.inference.stream`), faces are detected on
 every n-th frame and followed in between (:mod:`au.inference.tracking`), each face is cut with
@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from au.inference.annotate import AnnotationWriter, annotate_frame, face_label
-from au.inference.detector import AUDetector, FacePredictions
+from au.inference.annotate import AnnotationWriter, annotate_frame, face_labels
+from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, clip_box, square_box
 from au.inference.live import LiveView
 from au.inference.media import Frame, MediaReadError, Source, count_frames, read_frames
-from au.inference.records import PredictionTable, face_rows
+from au.inference.records import FacePredictions, PredictionTable, face_rows
 from au.inference.stream import StageTimes, read_ahead
 from au.inference.tracking import FaceTracker
 from au.prepare.common import DEFAULT_MARGIN, crop_box
@@ -70,7 +70,7 @@ class PredictionRunner:
     """Runs an :class:`AUDetector` on the faces of many frames, a batch of faces at a time.
 
     Args:
-        detector: The AU detector.
+        detector: The detector (any task's model; the rows follow its ``layout``).
         tracker: Finds and follows the faces of each source's frames; ``None``: every image is
             one already-cropped face (``detector=none``).
         table: Where rows go.
@@ -183,17 +183,13 @@ class PredictionRunner:
         self.pending = []
 
     def _emit(self, item: _FrameFaces, predictions: FacePredictions) -> None:
-        aus, emotions = self.detector.aus, self.detector.emotions
-        self.table.write(face_rows(item.frame, item.boxes, predictions, aus, emotions))
+        self.table.write(face_rows(item.frame, item.boxes, predictions, self.detector.layout))
         self.summary.frames += 1
         self.summary.faces += len(item.boxes)
         self.summary.no_face_frames += not item.boxes
         if self.annotator is None and self.live is None:
             return
-        labels = [
-            face_label(emotion, [au for au, on in zip(aus, active, strict=True) if on])
-            for emotion, active in zip(predictions.top_emotions, predictions.decisions, strict=True)
-        ]
+        labels = face_labels(predictions, self.detector.aus)
         image = annotate_frame(item.frame.image, item.boxes, predictions.top_emotions, labels)
         if self.annotator is not None:
             self.annotator.write(item.frame, image)

@@ -1,4 +1,17 @@
-"""Prediction rows (one per face per frame) streamed to ``predictions.csv`` and ``.jsonl``."""
+"""Prediction rows (one per face per frame) streamed to ``predictions.csv`` and ``.jsonl``.
+
+The per-face columns follow the model's task (:class:`PredictionLayout`):
+
+=========  ==========================================================================
+task       columns after the frame and box fields
+=========  ==========================================================================
+au         ``p_<AU>``, ``<AU>`` (0/1), ``emotion_<name>``, ``top_emotion`` (AU read-out)
+intensity  ``i_<AU>`` (0-5), ``<AU>`` (0/1), ``emotion_<name>``, ``top_emotion`` (read-out)
+emotion    ``emotion_<class>``, ``top_emotion`` (the emotion head)
+joint      ``p_<AU>``, ``<AU>``, ``emotion_<class>``, ``top_emotion`` (head),
+           ``readout_<name>``, ``readout_emotion`` (AU read-out)
+=========  ==========================================================================
+"""
 
 from __future__ import annotations
 
@@ -6,9 +19,11 @@ import csv
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from au.inference.detector import FacePredictions
+import numpy as np
+
 from au.inference.faces import FaceBox
 from au.inference.media import Frame
 
@@ -16,17 +31,52 @@ from au.inference.media import Frame
 FRAME_COLUMNS = ("source", "frame", "time_s", "face", "x", "y", "w", "h", "detector_score")
 #: Index of the face in a frame's row when no face was found.
 NO_FACE = -1
+#: Decimals of the ``i_<AU>`` intensity columns.
+INTENSITY_DIGITS = 3
 
 
-def prediction_columns(aus: Sequence[str], emotions: Sequence[str]) -> list[str]:
-    """All columns: frame/box fields, ``p_<AU>``, ``<AU>`` (0/1), ``emotion_<name>``, top."""
-    return [
-        *FRAME_COLUMNS,
-        *(f"p_{au}" for au in aus),
-        *aus,
-        *(f"emotion_{name}" for name in emotions),
-        "top_emotion",
-    ]
+@dataclass
+class FacePredictions:
+    """Predictions for N faces; the AU fields are ``None`` where the model has no such output."""
+
+    emotion_scores: np.ndarray  # (N, E): head probabilities or read-out scores (NaN: inexpressible)
+    top_emotions: np.ndarray  # (N,) names of the best-scoring emotion
+    au_probabilities: np.ndarray | None = None  # (N, A) sigmoid outputs
+    au_decisions: np.ndarray | None = None  # (N, A) bool: the AU is present
+    intensities: np.ndarray | None = None  # (N, A) on 0-5
+    readout_scores: np.ndarray | None = None  # (N, R) AU read-out beside an emotion head
+    readout_emotions: np.ndarray | None = None  # (N,) its best-scoring emotion
+
+    def __len__(self) -> int:
+        return len(self.top_emotions)
+
+    def select(self, rows: slice) -> FacePredictions:
+        """The predictions of a slice of the faces."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return FacePredictions(**{k: None if v is None else v[rows] for k, v in values.items()})
+
+
+@dataclass(frozen=True)
+class PredictionLayout:
+    """Which per-face columns a model's rows hold (see the module docstring)."""
+
+    aus: tuple[str, ...] = ()
+    au_probabilities: bool = False  # p_<AU>
+    intensities: bool = False  # i_<AU>
+    au_decisions: bool = False  # <AU>, 0/1
+    emotions: tuple[str, ...] = ()  # emotion_<name>, then top_emotion
+    readout_emotions: tuple[str, ...] = ()  # readout_<name>, then readout_emotion
+
+    def columns(self) -> list[str]:
+        """All columns, frame and box fields first."""
+        columns = list(FRAME_COLUMNS)
+        columns += [f"p_{au}" for au in self.aus] if self.au_probabilities else []
+        columns += [f"i_{au}" for au in self.aus] if self.intensities else []
+        columns += list(self.aus) if self.au_decisions else []
+        columns += [*(f"emotion_{name}" for name in self.emotions), "top_emotion"]
+        if self.readout_emotions:
+            columns += [*(f"readout_{name}" for name in self.readout_emotions), "readout_emotion"]
+        return columns
 
 
 def _number(value: float, digits: int = 6) -> float | None:
@@ -41,11 +91,7 @@ def frame_fields(frame: Frame) -> dict:
 
 
 def face_rows(
-    frame: Frame,
-    boxes: Sequence[FaceBox],
-    predictions: FacePredictions,
-    aus: Sequence[str],
-    emotions: Sequence[str],
+    frame: Frame, boxes: Sequence[FaceBox], predictions: FacePredictions, layout: PredictionLayout
 ) -> list[dict]:
     """One row per face of a frame, or a single ``face = -1`` row when it has none."""
     if not boxes:
@@ -55,14 +101,32 @@ def face_rows(
         score = None if box.score is None else _number(box.score, 4)
         row = {**frame_fields(frame), "face": face, "x": box.x, "y": box.y, "w": box.w, "h": box.h}
         row["detector_score"] = score
-        probabilities = predictions.probabilities[face]
-        row.update({f"p_{au}": _number(p) for au, p in zip(aus, probabilities, strict=True)})
-        row.update({au: int(d) for au, d in zip(aus, predictions.decisions[face], strict=True)})
-        scores = predictions.emotion_scores[face]
-        row.update({f"emotion_{e}": _number(s) for e, s in zip(emotions, scores, strict=True)})
-        row["top_emotion"] = str(predictions.top_emotions[face])
-        rows.append(row)
+        rows.append(row | prediction_fields(predictions, face, layout))
     return rows
+
+
+def prediction_fields(predictions: FacePredictions, face: int, layout: PredictionLayout) -> dict:
+    """The model's columns of one face."""
+    aus, row = layout.aus, {}
+    if predictions.au_probabilities is not None:
+        values = predictions.au_probabilities[face]
+        row.update({f"p_{au}": _number(p) for au, p in zip(aus, values, strict=True)})
+    if predictions.intensities is not None:
+        values = predictions.intensities[face]
+        row.update(
+            {f"i_{au}": _number(i, INTENSITY_DIGITS) for au, i in zip(aus, values, strict=True)}
+        )
+    if predictions.au_decisions is not None:
+        row.update({au: int(d) for au, d in zip(aus, predictions.au_decisions[face], strict=True)})
+    scores = predictions.emotion_scores[face]
+    row.update({f"emotion_{e}": _number(s) for e, s in zip(layout.emotions, scores, strict=True)})
+    row["top_emotion"] = str(predictions.top_emotions[face])
+    if layout.readout_emotions:
+        scores = predictions.readout_scores[face]
+        names = layout.readout_emotions
+        row.update({f"readout_{e}": _number(s) for e, s in zip(names, scores, strict=True)})
+        row["readout_emotion"] = str(predictions.readout_emotions[face])
+    return row
 
 
 class PredictionTable:

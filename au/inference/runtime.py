@@ -1,6 +1,9 @@
-"""Where the AU model runs: PyTorch, or ONNX Runtime on a file exported beside the checkpoint.
+"""Where the model runs: PyTorch, or ONNX Runtime on a file exported beside the checkpoint.
 
-A runtime maps normalised face crops (N, C, H, W) float32 to AU probabilities (N, A). The ONNX
+A runtime maps normalised face crops (N, C, H, W) float32 to the task's named outputs
+(:meth:`outputs`: ``au_probabilities``, ``intensities``, ``emotion_probabilities`` and
+``au_decisions``, see :mod:`au.inference.onnx_torchscript`); calling it gives the AU
+probabilities (N, A) of an AU occurrence model. The ONNX
 file is exported on first use next to the checkpoint (``best.ckpt`` -> ``best.onnx`` plus its
 JSON sidecar), checked against PyTorch on the same inputs, and reused while it is newer than the
 checkpoint.
@@ -18,40 +21,73 @@ import torch
 
 from au.inference.onnx_torchscript import (
     INPUT_NAME,
-    ThresholdedDetector,
+    InferenceModel,
+    Outputs,
     compare_outputs,
     export_onnx,
     run_onnx,
     run_pytorch,
-    write_sidecar,
 )
+from au.inference.sidecar import sidecar_output_names, write_sidecar
+from au.models.checkpoint import read_checkpoint, recorded_positive_threshold
 from au.models.module import AULitModule
+from au.tasks.intensity import IntensityTask
 
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("torch", "onnx")
-#: Largest probability difference allowed between the exported file and PyTorch.
+#: Largest difference (probability or intensity) allowed between the ONNX file and PyTorch.
 PARITY_TOLERANCE = 1e-4
 
 
 class OnnxParityError(RuntimeError):
-    """The exported ONNX model's probabilities differ from PyTorch's beyond the tolerance."""
+    """The exported ONNX model's outputs differ from PyTorch's beyond the tolerance."""
+
+
+def occurrence_threshold_of(ckpt_path: Path | None, module: AULitModule) -> float:
+    """Intensity at or above which an intensity model's AU counts as present.
+
+    The checkpoint's recorded ``data.positive_threshold``, else
+    :attr:`IntensityTask.default_occurrence_threshold` (2, as DISFA and the synthetic set);
+    other tasks never use it (the default, without reading the checkpoint).
+    """
+    default = IntensityTask.default_occurrence_threshold
+    if ckpt_path is None or "intensities" not in module.task.inference_names:
+        return default
+    recorded = recorded_positive_threshold(read_checkpoint(ckpt_path))
+    return default if recorded is None else recorded
 
 
 class TorchRuntime:
-    """The checkpoint's PyTorch module on ``device`` (channels-last when trained so)."""
+    """The checkpoint's PyTorch module on ``device`` (channels-last when trained so).
+
+    Args:
+        module: A trained :class:`AULitModule`.
+        device: Torch device.
+        occurrence_threshold: See :class:`~au.inference.onnx_torchscript.InferenceModel`.
+    """
 
     name = "torch"
 
-    def __init__(self, module: AULitModule, device: str = "cpu"):
+    def __init__(self, module: AULitModule, device: str = "cpu", occurrence_threshold=2.0):
         self.module = module.eval().to(device)
         self.device = torch.device(device)
+        self.model = InferenceModel(self.module, occurrence_threshold)
+        self.output_names = self.model.output_names
+        self.channels_last = bool(module.hparams.get("channels_last", False))
 
     @torch.inference_mode()
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, A) of normalised images (N, C, H, W)."""
+    def outputs(self, images: np.ndarray) -> Outputs:
+        """The task's named outputs (each (N, ...)) of normalised images (N, C, H, W)."""
         batch = torch.from_numpy(np.ascontiguousarray(images, np.float32)).to(self.device)
-        return torch.sigmoid(self.module(batch)).float().cpu().numpy()
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        values = self.model(batch)
+        return {k: v.cpu().numpy() for k, v in zip(self.output_names, values, strict=True)}
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """AU probabilities (N, A) of normalised images (``au.evaluate`` reads these)."""
+        return au_probabilities(self.outputs(images))
 
 
 class OnnxRuntime:
@@ -68,11 +104,31 @@ class OnnxRuntime:
     def __init__(self, path: Path, threads: int | None = None):
         self.path = Path(path)
         self.session = onnx_session(self.path, threads)
+        self.output_names = tuple(output.name for output in self.session.get_outputs())
+
+    def outputs(self, images: np.ndarray) -> Outputs:
+        """The task's named outputs (each (N, ...)) of normalised images (N, C, H, W)."""
+        feed = {INPUT_NAME: np.ascontiguousarray(images, np.float32)}
+        values = self.session.run(list(self.output_names), feed)
+        return dict(zip(self.output_names, values, strict=True))
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, A) of normalised images (N, C, H, W)."""
-        feed = {INPUT_NAME: np.ascontiguousarray(images, np.float32)}
-        return self.session.run(["probabilities"], feed)[0]
+        """AU probabilities (N, A) of normalised images (``au.evaluate`` reads these)."""
+        return au_probabilities(self.outputs(images))
+
+
+def au_probabilities(outputs: Outputs) -> np.ndarray:
+    """The ``au_probabilities`` (N, A) of a runtime's outputs.
+
+    Raises:
+        ValueError: If the model has no AU occurrence head (``task=intensity`` or ``emotion``).
+    """
+    if "au_probabilities" not in outputs:
+        raise ValueError(
+            f"this model gives {', '.join(outputs)}, not AU probabilities (an AU occurrence "
+            "model, task=au or task=joint, has them)"
+        )
+    return outputs["au_probabilities"]
 
 
 def onnx_session(path: Path, threads: int | None = None):
@@ -95,46 +151,61 @@ def onnx_path_for(ckpt_path: Path) -> Path:
     return Path(ckpt_path).with_suffix(".onnx")
 
 
-def ensure_onnx(ckpt_path: Path, module: AULitModule) -> Path:
+def ensure_onnx(ckpt_path: Path, module: AULitModule, occurrence_threshold: float = 2.0) -> Path:
     """The checkpoint's ONNX file, exported and parity-checked first if missing or stale.
 
+    A file older than the checkpoint, or whose sidecar lists other outputs (an export by an
+    older au), is exported again.
+
     Raises:
-        OnnxParityError: If the exported probabilities differ from PyTorch's by more than
+        OnnxParityError: If an exported output differs from PyTorch's by more than
             :data:`PARITY_TOLERANCE`.
     """
     ckpt_path = Path(ckpt_path)
     path = onnx_path_for(ckpt_path)
-    if path.is_file() and path.stat().st_mtime >= ckpt_path.stat().st_mtime:
+    model = InferenceModel(module.cpu(), occurrence_threshold)
+    fresh = path.is_file() and path.stat().st_mtime >= ckpt_path.stat().st_mtime
+    if fresh and sidecar_output_names(path) == model.output_names:
         return path
     config = module.hparams.data_config
     shape = (8, int(config["channels"]), int(config["image_size"]), int(config["image_size"]))
     images = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    model = ThresholdedDetector(module.cpu())
     reference = run_pytorch(model, images)
     with tempfile.TemporaryDirectory(dir=path.parent) as staging:
         staged = export_onnx(model, Path(staging) / path.name, torch.from_numpy(images[:2]))
         comparison = compare_outputs(reference, run_onnx(staged, images))
         if comparison.max_abs_diff > PARITY_TOLERANCE:
             raise OnnxParityError(
-                f"ONNX export of {ckpt_path}: probabilities differ from PyTorch by "
-                f"{comparison.max_abs_diff:.2e} > {PARITY_TOLERANCE:g}"
+                f"ONNX export of {ckpt_path}: outputs differ from PyTorch by "
+                f"{comparison.format()} > {PARITY_TOLERANCE:g}"
             )
         os.replace(staged, path)  # atomic: a concurrent run sees the old file or the new one
-    write_sidecar(path, module, checkpoint=str(ckpt_path), parity=comparison.max_abs_diff)
-    log.info("exported %s (max |dp| vs PyTorch %.1e)", path, comparison.max_abs_diff)
+    parity = comparison.max_abs_diff
+    write_sidecar(path, model, module, checkpoint=str(ckpt_path), parity=parity)
+    log.info("exported %s (max |diff| vs PyTorch %.1e)", path, parity)
     return path
 
 
 def build_runtime(
-    name: str, module: AULitModule, ckpt_path: Path | None, device: str = "cpu", threads=None
+    name: str,
+    module: AULitModule,
+    ckpt_path: Path | None,
+    device: str = "cpu",
+    threads=None,
+    occurrence_threshold: float | None = None,
 ):
-    """The runtime called ``name`` (``torch`` or ``onnx``) for a loaded checkpoint."""
+    """The runtime called ``name`` (``torch`` or ``onnx``) for a loaded checkpoint.
+
+    ``occurrence_threshold`` ``None``: :func:`occurrence_threshold_of` the checkpoint.
+    """
+    if occurrence_threshold is None:
+        occurrence_threshold = occurrence_threshold_of(ckpt_path, module)
     if name == "torch":
-        return TorchRuntime(module, device)
+        return TorchRuntime(module, device, occurrence_threshold)
     if name == "onnx":
         if ckpt_path is None:
             raise ValueError("runtime=onnx needs the checkpoint's path (the export goes beside it)")
         if device != "cpu":
             log.warning("runtime=onnx runs on the CPU (device=%s ignored)", device)
-        return OnnxRuntime(ensure_onnx(ckpt_path, module), threads)
+        return OnnxRuntime(ensure_onnx(ckpt_path, module, occurrence_threshold), threads)
     raise ValueError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")

@@ -78,3 +78,10 @@ def _refused_object(err: pickle.UnpicklingError) -> str:
         if "Unsupported global" in line:
             return line.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip()
     return str(err).splitlines()[0] if str(err) else "an object torch refuses"
+
+
+def recorded_positive_threshold(checkpoint: dict) -> float | None:
+    """The training data's ``data.positive_threshold`` a checkpoint records (``None``: unset)."""
+    data = (checkpoint.get("datamodule_hyper_parameters") or {}).get("data") or {}
+    value = data.get("positive_threshold")
+    return None if value is None else float(value)
