@@ -5,10 +5,9 @@ import math
 import pytest
 import torch
 
-from au.evaluation.evaluator import EvaluationResult
+from au.evaluation.evaluator import EvaluationResult, merge_results
 from au.losses import BCELoss
 from au.models.module import AULitModule, PredictionStore
-from au.tasks.base import merge_results
 from au.tasks.joint import JointTask
 
 from .conftest import compose_fit

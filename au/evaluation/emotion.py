@@ -6,9 +6,15 @@ emotion label (class index >= 0) with :func:`au.evaluation.emotion_metrics.emoti
 and, on the same frames, the majority class of the training labels and, for a model with an
 AU head, the AU→emotion read-out under every rule of :data:`au.tasks.emotion_readout.RULES`
 (the calibrated rule with the model's tuned thresholds). Tables: ``emotion_summary`` (one row
-per model), ``emotion_metrics`` (per class), ``emotion_confusion`` (row-normalised) and
-``emotion_predictions`` (per frame); headline ``macro_f1``. With a ``figure_dir`` it also
-writes the confusion matrix and ROC curves as PNG.
+per model), ``emotion_metrics`` (per class), ``emotion_confusion`` (row-normalised),
+``emotion_predictions`` (per frame) and, on the synthetic set, ``emotion_by_condition``
+(accuracy and macro-F1 per nuisance condition: low light, rotation, glasses, occlusion);
+headline ``macro_f1``. With a ``figure_dir`` it also writes the confusion matrix and ROC
+curves as PNG.
+
+An AU model without an emotion head (``task=au``) is scored by its read-out alone
+(``has_head=False``): the per-class table, confusion matrix and figures are then the calibrated
+read-out's, and the summary holds only ``readout_*`` and ``majority_*`` keys.
 """
 
 from __future__ import annotations
@@ -28,12 +34,17 @@ from au.evaluation.emotion_metrics import (
     summary_table,
 )
 from au.evaluation.evaluator import EvaluationResult
+from au.evaluation.occurrence_report import MIN_CONDITION_FRAMES, SYNTHETIC_CONDITIONS
 from au.tasks.emotion_readout import RULES, emotion_scores, predict_emotion
 
 #: What :meth:`EmotionEvaluator.process` reads; ``logits`` (AU) too when it scores a read-out.
 OUTPUT_KEYS = ("emotion_logits", "emotion", "ids")
 #: Summary columns reported per model (flattened as ``<prefix>_<column>``).
 SCORES = ("accuracy", "balanced_accuracy", "macro_f1")
+#: The emotion head's name in the tables; the read-out's is ``AU read-out (<rule>)``.
+HEAD = "emotion head"
+#: What a model without an emotion head is scored by first (per class, confusion, figures).
+PRIMARY_READOUT = "AU read-out (calibrated)"
 
 
 class EmotionEvaluator:
@@ -48,6 +59,8 @@ class EmotionEvaluator:
             same frames; ``None``: no AU head.
         note: A line added to the report (e.g. that the split is not subject-independent).
         figure_dir: Where to write the confusion-matrix and ROC PNGs; ``None``: none.
+        has_head: Whether the model has an emotion head (``emotion_logits``); without one,
+            ``readout`` is required and scored alone.
     """
 
     def __init__(
@@ -58,13 +71,18 @@ class EmotionEvaluator:
         readout: tuple[Sequence[str], torch.Tensor] | None = None,
         note: str = "",
         figure_dir: str | Path | None = None,
+        has_head: bool = True,
     ):
+        if not has_head and readout is None:
+            raise ValueError("EmotionEvaluator without an emotion head needs the AU read-out")
         self.classes = list(classes)
+        self.has_head = has_head
         train = torch.as_tensor(train_labels).long()
         self.train_names = [self.classes[i] for i in train[train >= 0].tolist()]
         self.frames, self.readout, self.note = frames, readout, note
         self.figure_dir = Path(figure_dir) if figure_dir is not None else None
-        self.keys = OUTPUT_KEYS + (("logits",) if readout is not None else ())
+        keys = OUTPUT_KEYS if has_head else tuple(k for k in OUTPUT_KEYS if k != "emotion_logits")
+        self.keys = keys + (("logits",) if readout is not None else ())
         self._parts: dict[str, list[torch.Tensor]] = {}
         self.reset()
 
@@ -93,20 +111,28 @@ class EmotionEvaluator:
         """Model, majority and read-out metrics on the labelled frames; tables and sections."""
         values = self.labelled()
         truth = [self.classes[i] for i in values["emotion"].tolist()]
-        probs = torch.softmax(values["emotion_logits"].double(), -1)  # (N, C)
-        predicted = [self.classes[i] for i in probs.argmax(-1).tolist()]
-        model = emotion_metrics(truth, predicted, probs.numpy(), self.classes)
-        results = {"emotion head": model, "majority class": self._majority(truth)}
+        answers: dict[str, list[str]] = {}  # each scored model's answer per frame
+        results: dict[str, EmotionMetrics] = {}
+        if self.has_head:
+            probs = torch.softmax(values["emotion_logits"].double(), -1)  # (N, C)
+            answers[HEAD] = [self.classes[i] for i in probs.argmax(-1).tolist()]
+            results[HEAD] = emotion_metrics(truth, answers[HEAD], probs.numpy(), self.classes)
+        results["majority class"] = self._majority(truth)
         readouts = self._readouts(values["logits"]) if self.readout is not None else {}
         for rule, (names, scores) in readouts.items():
+            answers[f"AU read-out ({rule})"] = list(names)
             results[f"AU read-out ({rule})"] = emotion_metrics(truth, names, scores, self.classes)
-        tables = self._tables(results, values, truth, predicted, readouts)
+        primary = results[HEAD if self.has_head else PRIMARY_READOUT]
+        tables = self._tables(primary, results, values, truth, answers)
         summary = self._summary(results, truth)
         if self.frames is not None:
             frames = self.frames.iloc[values["ids"].long().numpy()]
             summary["subjects"] = sorted(map(str, frames["subject"].unique()))
+            conditions = condition_scores(frames, truth, answers, self.classes)
+            if conditions is not None:
+                tables["emotion_by_condition"] = conditions
         if self.figure_dir is not None:
-            summary["figures"] = self._figures(model)
+            summary["figures"] = self._figures(primary)
         return EvaluationResult("macro_f1", summary, tables, self._sections(tables, len(truth)))
 
     def _majority(self, truth: list[str]) -> EmotionMetrics:
@@ -125,15 +151,16 @@ class EmotionEvaluator:
             out[rule] = (names, scores.numpy())
         return out
 
-    def _tables(self, results, values, truth, predicted, readouts) -> dict[str, pd.DataFrame]:
-        model = results["emotion head"]
-        per_frame = pd.DataFrame({"label": truth, "predicted": predicted})
+    def _tables(self, model, results, values, truth, answers) -> dict[str, pd.DataFrame]:
+        per_frame = pd.DataFrame({"label": truth})
+        if self.has_head:
+            per_frame["predicted"] = answers[HEAD]
         if self.frames is not None:
             frames = self.frames.iloc[values["ids"].long().numpy()]
             per_frame.insert(0, "subject", frames["subject"].astype(str).to_numpy())
             per_frame.insert(0, "row", frames["row"].to_numpy())
-        for rule, (names, _) in readouts.items():
-            per_frame[f"readout/{rule}"] = names
+        for rule in RULES if self.readout is not None else ():
+            per_frame[f"readout/{rule}"] = answers[f"AU read-out ({rule})"]
         return {
             "emotion_summary": summary_table(results).reset_index(),
             "emotion_metrics": model.per_class.reset_index(),
@@ -142,8 +169,11 @@ class EmotionEvaluator:
         }
 
     def _summary(self, results: dict[str, EmotionMetrics], truth: list[str]) -> dict:
-        model = results["emotion head"].summary()
-        summary = {k: model[k] for k in (*SCORES, "macro_precision", "macro_recall", "macro_auc")}
+        summary = {}
+        if self.has_head:
+            model = results[HEAD].summary()
+            keys = (*SCORES, "macro_precision", "macro_recall", "macro_auc")
+            summary = {k: model[k] for k in keys}
         prefixes = {"majority class": "majority"}
         prefixes |= {f"AU read-out ({rule})": f"readout_{rule}" for rule in RULES}
         for name, metrics in results.items():
@@ -158,23 +188,39 @@ class EmotionEvaluator:
         shown = tables["emotion_summary"][["model", *SCORES, "macro_auc"]].copy()
         percent = [*SCORES, "macro_auc"]
         shown[percent] = (100 * shown[percent].astype(float)).round(1)
+        if self.has_head:
+            scored = "of the emotion head beside the majority class of the training labels" + (
+                " and the AU read-out of the model's AU head (both rules)" if self.readout else ""
+            )
+        else:
+            scored = (
+                "of the AU read-out (both rules; the model has no emotion head) beside the "
+                "majority class of the training labels; per class and confusion: the calibrated "
+                "read-out"
+            )
         intro = (
             f"Emotion on the {frames} labelled test frames: accuracy, balanced accuracy, "
-            "macro-F1 and macro ROC-AUC (%) of the model beside the majority class of the "
-            "training labels"
-            + (" and the AU read-out of the model's AU head (both rules)" if self.readout else "")
-            + (f". {self.note}" if self.note else "")
+            f"macro-F1 and macro ROC-AUC (%) {scored}" + (f". {self.note}" if self.note else "")
         )
         per_class = tables["emotion_metrics"].copy()
         columns = ["precision", "recall", "f1", "auc"]
         per_class[columns] = (100 * per_class[columns]).round(1)
         confusion = tables["emotion_confusion"].round(2)
-        return [
+        sections = [
             intro + ":\n\n" + shown.to_markdown(index=False),
             "Per class (%):\n\n" + per_class.to_markdown(index=False),
             "Confusion matrix (rows: true class, row-normalised):\n\n"
             + confusion.to_markdown(index=False),
         ]
+        if "emotion_by_condition" in tables:
+            conditions = tables["emotion_by_condition"].copy()
+            scores = [c for c in conditions if c not in ("condition", "frames")]
+            conditions[scores] = (100 * conditions[scores]).round(1)
+            sections.append(
+                "Emotion by test condition (accuracy and macro-F1, %):\n\n"
+                + conditions.to_markdown(index=False)
+            )
+        return sections
 
     def _figures(self, model: EmotionMetrics) -> list[str]:
         from au.evaluation.emotion_plots import save_confusion_matrix, save_roc_curves
@@ -182,3 +228,41 @@ class EmotionEvaluator:
         paths = [save_confusion_matrix(model, self.figure_dir / "emotion_confusion.png")]
         paths.append(save_roc_curves(model, self.figure_dir / "emotion_roc.png"))
         return [path.name for path in paths if path is not None]
+
+
+def condition_scores(
+    frames: pd.DataFrame,
+    truth: Sequence[str],
+    answers: Mapping[str, Sequence[str]],
+    classes: Sequence[str],
+) -> pd.DataFrame | None:
+    """Accuracy and macro-F1 of each model per nuisance condition of the synthetic set.
+
+    Args:
+        frames: The index rows of the scored frames, in the order of ``truth``.
+        truth: True class per frame.
+        answers: Each model's predicted class per frame (same order).
+        classes: The class names.
+
+    Returns:
+        One row per condition with at least ``MIN_CONDITION_FRAMES`` frames: ``condition``,
+        ``frames``, ``<model> accuracy`` and ``<model> macro-F1``; ``None`` when the index has
+        no condition columns (a real data set).
+    """
+    truth = np.asarray(truth, dtype=object)
+    rows = []
+    for name, query in SYNTHETIC_CONDITIONS:
+        try:
+            selected = frames.eval(query).to_numpy(dtype=bool)
+        except (pd.errors.UndefinedVariableError, KeyError, TypeError, ValueError):
+            continue
+        if int(selected.sum()) < MIN_CONDITION_FRAMES:
+            continue
+        row = {"condition": name, "frames": int(selected.sum())}
+        for model, predicted in answers.items():
+            chosen = np.asarray(predicted, dtype=object)[selected]
+            metrics = emotion_metrics(list(truth[selected]), list(chosen), classes=classes)
+            row[f"{model} accuracy"] = metrics.accuracy
+            row[f"{model} macro-F1"] = metrics.macro["f1"]
+        rows.append(row)
+    return pd.DataFrame(rows) if rows else None

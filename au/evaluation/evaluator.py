@@ -7,18 +7,11 @@ loop gathered them across processes), then ``evaluate()``, which returns an
 the same way, so ``au.fit`` and ``au.evaluate`` produce one record layout whatever the task.
 
 A task plugs in by adding one evaluator module beside :mod:`au.evaluation.occurrence` (AU
-occurrence, the only task today):
-
-- Emotion (next): an ``EmotionEvaluator`` whose ``process`` receives class logits (B, C) and
-  class labels (B,), and whose ``evaluate`` wraps :func:`au.evaluation.emotion_metrics.
-  emotion_metrics` and its ``majority_baseline``: ``tables`` ``{"emotion_metrics": per class,
-  "confusion_matrix": ...}``, ``summary`` ``{"accuracy", "balanced_accuracy", "macro_f1", ...}``,
-  ``headline="macro_f1"`` and a markdown section per table.
-- AU intensity (next): an ``IntensityEvaluator`` whose ``process`` receives decoded
-  intensities (B, A) with labels and masks, and whose ``evaluate`` wraps
-  :func:`au.evaluation.intensity_metrics.intensity_metrics` beside the training-mean baseline:
-  ``tables`` ``{"intensity_metrics": per AU}``, ``summary`` ``{"icc", "pcc", "mae"}``,
-  ``headline="icc"``.
+occurrence): :mod:`au.evaluation.emotion` (accuracy, macro-F1, confusion, beside the majority
+class and the AU read-out) and :mod:`au.evaluation.intensity` (ICC, PCC, MAE beside the
+training mean) are the others. :class:`CombinedEvaluator` feeds the same predictions to several
+evaluators and merges their results (``task=joint``: AU + emotion; ``task=au`` on data with
+emotion labels: AU + the read-out's emotion scores).
 
 Commands never format metrics themselves: they pick the task's evaluator, feed it predictions
 and hand its result to the run record.
@@ -26,7 +19,7 @@ and hand its result to the run record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -68,3 +61,48 @@ class Evaluator(Protocol):
 
     def evaluate(self) -> EvaluationResult:
         """Score everything processed since the last :meth:`reset`."""
+
+
+def merge_results(results: Sequence[EvaluationResult], headline: str) -> EvaluationResult:
+    """One result from several evaluators' results (e.g. AU then emotion), in order.
+
+    Raises:
+        ValueError: If two results share a table name, or a summary key with different values.
+    """
+    summary, tables, sections = {}, {}, []
+    for result in results:
+        shared = summary.keys() & result.summary.keys()
+        clash = {k for k in shared if summary[k] != result.summary[k]}
+        clash |= tables.keys() & result.tables.keys()
+        if clash:
+            raise ValueError(f"merging evaluation results: keys {sorted(clash)} appear twice")
+        summary |= result.summary
+        tables |= result.tables
+        sections += result.sections
+    return EvaluationResult(headline, summary, tables, sections)
+
+
+class CombinedEvaluator:
+    """Feeds the same outputs to several evaluators; one merged result with ``headline``.
+
+    Args:
+        parts: The evaluators, in report order.
+        headline: The merged result's headline (a summary key of one of the parts).
+    """
+
+    def __init__(self, parts: Sequence[Evaluator], headline: str):
+        self.parts, self.headline = tuple(parts), headline
+
+    def reset(self) -> None:
+        """Forget every prediction processed so far."""
+        for part in self.parts:
+            part.reset()
+
+    def process(self, outputs: Mapping[str, torch.Tensor]) -> None:
+        """Hand the outputs to every part."""
+        for part in self.parts:
+            part.process(outputs)
+
+    def evaluate(self) -> EvaluationResult:
+        """The parts' results merged in order (:func:`merge_results`)."""
+        return merge_results([part.evaluate() for part in self.parts], self.headline)

@@ -14,9 +14,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from au.evaluation.evaluator import CombinedEvaluator, Evaluator
 from au.evaluation.occurrence import AUOccurrenceEvaluator
 from au.models.head import AUHead
 from au.tasks.base import Task
+from au.tasks.emotion import readout_evaluator
 from au.tasks.registry import register_task
 
 
@@ -60,9 +62,18 @@ class AUTask(Task):
         module._log_table("test", results["tuned"], results["fixed"])
         return results
 
-    def evaluator(self, module, datamodule, split: str, figure_dir=None) -> AUOccurrenceEvaluator:
-        """The AU occurrence evaluator of the module (its report draws no figure)."""
-        return AUOccurrenceEvaluator.for_model(module, datamodule, split)
+    def evaluator(self, module, datamodule, split: str, figure_dir=None) -> Evaluator:
+        """The AU occurrence evaluator of the module, and its emotion read-out where it can.
+
+        On data whose index carries emotion labels (the synthetic set) the record also scores
+        the AU→emotion read-out (:func:`au.tasks.emotion.readout_evaluator`; its figures go to
+        ``figure_dir``); the headline stays ``f1``.
+        """
+        occurrence = AUOccurrenceEvaluator.for_model(module, datamodule, split)
+        readout = readout_evaluator(module, datamodule, split, figure_dir)
+        if readout is None:
+            return occurrence
+        return CombinedEvaluator((occurrence, readout), self.headline)
 
     def inference_outputs(self, module, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """``au_probabilities`` (B, A): the sigmoid of the AU logits."""

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from au.evaluation.evaluator import EvaluationResult, Evaluator
+from au.evaluation.evaluator import Evaluator
 
 
 class Task(ABC):
@@ -116,22 +116,3 @@ def log_scores(module, split: str, scores: Mapping[str, float], headline: str) -
     top = values.pop(f"{split}/{headline}", 0.0)
     module.log_dict(values)
     module.log(f"{split}/{headline}", top, prog_bar=True)
-
-
-def merge_results(results: Sequence[EvaluationResult], headline: str) -> EvaluationResult:
-    """One result from several tasks' results (e.g. joint: AU then emotion), in order.
-
-    Raises:
-        ValueError: If two results share a table name, or a summary key with different values.
-    """
-    summary, tables, sections = {}, {}, []
-    for result in results:
-        shared = summary.keys() & result.summary.keys()
-        clash = {k for k in shared if summary[k] != result.summary[k]}
-        clash |= tables.keys() & result.tables.keys()
-        if clash:
-            raise ValueError(f"merging evaluation results: keys {sorted(clash)} appear twice")
-        summary |= result.summary
-        tables |= result.tables
-        sections += result.sections
-    return EvaluationResult(headline, summary, tables, sections)

@@ -135,3 +135,60 @@ class EmotionTask(Task):
             note="" if independent else NOT_SUBJECT_INDEPENDENT,
             figure_dir=figure_dir,
         )
+
+
+class _LabelsFromIndex:
+    """Gives an evaluator each sample's emotion class from the index (the model predicts none).
+
+    Args:
+        evaluator: The :class:`EmotionEvaluator` (without an emotion head).
+        labels: Class index (N,) of every sample of the split, -1 where unlabelled.
+    """
+
+    def __init__(self, evaluator: EmotionEvaluator, labels: np.ndarray):
+        self.evaluator, self.labels = evaluator, torch.as_tensor(labels).long()
+
+    def reset(self) -> None:
+        """Forget every prediction processed so far."""
+        self.evaluator.reset()
+
+    def process(self, outputs: Mapping[str, torch.Tensor]) -> None:
+        """Add the samples' emotion labels (by ``ids``) to ``outputs`` and pass them on."""
+        ids = torch.as_tensor(outputs["ids"]).long().cpu()
+        self.evaluator.process({**outputs, "emotion": self.labels[ids]})
+
+    def evaluate(self):
+        """The evaluator's result."""
+        return self.evaluator.evaluate()
+
+
+def readout_evaluator(module, datamodule, split: str, figure_dir=None):
+    """Scores an AU model's emotion read-out on a split whose index has emotion labels.
+
+    For ``task=au`` on data that carry the expression (the synthetic set, FER-style sets with
+    AU codes): the read-out (both rules; the calibrated one with the model's tuned thresholds)
+    beside the majority class, on the :data:`BASIC_EMOTIONS`.
+
+    Returns:
+        An evaluator taking the AU task's outputs (``logits``, ``ids``), or ``None`` when the
+        index has no ``emotion`` column, no label among the classes, or none in the split.
+    """
+    index = datamodule.index
+    if "emotion" not in index.table.columns:
+        return None
+    try:
+        labels = index.emotion_labels(list(BASIC_EMOTIONS))
+    except IndexFormatError:  # labels outside the basic emotions: no read-out report
+        return None
+    train, scored = labels[datamodule.rows["train"]], labels[datamodule.rows[split]]
+    if not (scored >= 0).any():
+        return None
+    evaluator = EmotionEvaluator(
+        BASIC_EMOTIONS,
+        train_labels=train,
+        frames=split_frames(datamodule, split),
+        readout=(module.aus, module.thresholds.detach().cpu()),
+        figure_dir=figure_dir,
+        has_head=False,
+    )
+    return _LabelsFromIndex(evaluator, scored)

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from au.evaluation.evaluator import EvaluationResult
+from au.evaluation.evaluator import CombinedEvaluator
+from au.evaluation.occurrence import AUOccurrenceEvaluator
 from au.models.head import AUHead
 from au.tasks.au import AUTask
-from au.tasks.base import Task, merge_results
+from au.tasks.base import Task
 from au.tasks.emotion import BASIC_EMOTIONS, EmotionTask
 from au.tasks.registry import register_task
 
@@ -98,13 +99,15 @@ class JointTask(Task):
         self.emotion_task.test_end(module, out)
         return results
 
-    def evaluator(self, module, datamodule, split: str, figure_dir=None) -> JointEvaluator:
-        """The AU evaluator and the emotion evaluator with the AU read-out."""
+    def evaluator(self, module, datamodule, split: str, figure_dir=None) -> CombinedEvaluator:
+        """The AU occurrence evaluator and the emotion evaluator with the AU read-out.
+
+        One merged result (AU tables, then emotion tables), headline ``macro_f1``.
+        """
         readout = (module.aus, module.thresholds.detach().cpu())
-        return JointEvaluator(
-            self.au_task.evaluator(module, datamodule, split),
-            self.emotion_task.emotion_evaluator(datamodule, split, readout, figure_dir),
-        )
+        occurrence = AUOccurrenceEvaluator.for_model(module, datamodule, split)
+        emotion = self.emotion_task.emotion_evaluator(datamodule, split, readout, figure_dir)
+        return CombinedEvaluator((occurrence, emotion), self.headline)
 
     def inference_outputs(self, module, outputs: dict[str, torch.Tensor]) -> dict:
         """AU probabilities (B, A) of the AU head, then emotion probabilities (B, C)."""
@@ -115,24 +118,3 @@ class JointTask(Task):
     def output_labels(self, aus: Sequence[str]) -> dict[str, list[str]]:
         """The AUs for the AU probabilities, the emotion classes for the emotion ones."""
         return self.au_task.output_labels(aus) | self.emotion_task.output_labels(aus)
-
-
-class JointEvaluator:
-    """Feeds the same outputs to an AU and an emotion evaluator; one merged result."""
-
-    def __init__(self, au_evaluator, emotion_evaluator):
-        self.parts = (au_evaluator, emotion_evaluator)
-
-    def reset(self) -> None:
-        """Forget every prediction processed so far."""
-        for part in self.parts:
-            part.reset()
-
-    def process(self, outputs: Mapping[str, torch.Tensor]) -> None:
-        """Hand the outputs to both evaluators."""
-        for part in self.parts:
-            part.process(outputs)
-
-    def evaluate(self) -> EvaluationResult:
-        """The AU result then the emotion result, headline ``macro_f1``."""
-        return merge_results([part.evaluate() for part in self.parts], "macro_f1")
