@@ -35,20 +35,21 @@ from tabulate import tabulate  # noqa: E402
 
 from au.aus import DISFA_DETECTION_AUS  # noqa: E402
 from au.data.dataset import read_image  # noqa: E402
-from au.data.transforms import eval_transform, normalization  # noqa: E402
+from au.data.transforms import eval_transform  # noqa: E402
 from au.inference import end_to_end  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import HaarFaceDetector, face_crops  # noqa: E402
 from au.inference.onnx_torchscript import InferenceModel, export_onnx, quantize_onnx  # noqa: E402
 from au.inference.runtime import OnnxRuntime, onnx_session  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
+from au.models.preprocessing import backbone_normalization  # noqa: E402
 
 BACKBONES = ("mobilenet_v1", "mobilenet_v2", "densenet121")
 
 
 def random_detector(backbone: str, image_size: int) -> AULitModule:
     """An untrained detector as ``au.fit`` builds it (channels-last, DISFA's 8 AUs)."""
-    mean, std = normalization(3)
+    mean, std = backbone_normalization(backbone)
     return AULitModule(
         aus=list(DISFA_DETECTION_AUS),
         backbone={"name": backbone, "pretrained": False},

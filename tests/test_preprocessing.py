@@ -63,3 +63,20 @@ def test_fit_uses_and_saves_the_backbone_statistics(small_synthetic, tmp_path):
     pixels = (sample.numpy() + 1) / 2
     mean, std = (np.array(v).reshape(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
     assert same == pytest.approx((pixels - mean) / std, abs=1e-4)
+
+
+def test_predict_normalises_with_the_checkpoint_statistics():
+    from au.inference.detector import AUDetector
+    from au.models.module import AULitModule
+
+    half = [0.5, 0.5, 0.5]
+    module = AULitModule(
+        aus=["AU1", "AU12"],
+        backbone={"name": "mobilenet_v1", "pretrained": False},
+        data_config={"image_size": 32, "channels": 3, "mean": half, "std": half},
+    )
+    white = np.full((40, 40, 3), 255, np.uint8)
+    assert AUDetector(module).preprocess([white]).numpy() == pytest.approx(1.0)  # (1-0.5)/0.5
+    module.hparams.data_config = {"image_size": 32, "channels": 3}  # a file from before
+    imagenet = AUDetector(module).preprocess([white])[0, :, 0, 0].numpy()
+    assert imagenet == pytest.approx((1 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD))

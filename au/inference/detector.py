@@ -18,7 +18,6 @@ and the model's own thresholds.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from au.data.transforms import eval_transform, normalization
+from au.data.transforms import eval_transform
 from au.inference.onnx_torchscript import DECIDED_FROM, DECISIONS
 from au.inference.records import FacePredictions, PredictionLayout
 from au.inference.runtime import (
@@ -37,6 +36,7 @@ from au.inference.runtime import (
 )
 from au.losses.intensity import MAX_INTENSITY
 from au.models.module import AULitModule
+from au.models.preprocessing import checkpoint_normalization
 from au.tasks.emotion_readout import (
     DEFAULT_MIN_COVERAGE,
     EMOTIONS,
@@ -46,7 +46,6 @@ from au.tasks.emotion_readout import (
 )
 from au.tasks.intensity import IntensityTask
 
-log = logging.getLogger(__name__)
 #: The scoring rule of the AU read-out.
 READOUT_RULE = "calibrated"
 
@@ -86,8 +85,11 @@ class AUDetector:
         self.image_size = int(self.data_config["image_size"])
         self.channels = int(self.data_config["channels"])
         self.clahe = bool(self.data_config.get("clahe", False) if clahe is None else clahe)
-        self.transform = eval_transform(self.image_size, self.channels, self.clahe)
-        _check_normalization(self.data_config, self.channels)
+        #: The backbone's normalisation the model was trained with (ImageNet's for old files).
+        self.mean, self.std = checkpoint_normalization(self.data_config, self.channels)
+        self.transform = eval_transform(
+            self.image_size, self.channels, self.clahe, self.mean, self.std
+        )
         self._plan_outputs(self.runtime.output_names, emotions)
 
     def _plan_outputs(self, names: Sequence[str], emotions: Sequence[str]) -> None:
@@ -229,15 +231,3 @@ class AUDetector:
             return outputs["au_probabilities"], self.thresholds
         cut = np.full(len(self.aus), self.occurrence_threshold / MAX_INTENSITY)
         return outputs["intensities"] / MAX_INTENSITY, cut
-
-
-def _check_normalization(data_config: dict, channels: int) -> None:
-    mean, std = normalization(channels)
-    saved = (tuple(data_config.get("mean", mean)), tuple(data_config.get("std", std)))
-    if not (np.allclose(saved[0], mean) and np.allclose(saved[1], std)):
-        log.warning(
-            "checkpoint data_config mean/std %s differ from au's eval_transform %s; "
-            "predictions use eval_transform",
-            saved,
-            (mean, std),
-        )
