@@ -10,8 +10,14 @@ differences and their intervals, ``runs.csv`` with one row per run), a grouped b
 (``comparison_f1.png``) and the differences with their intervals (``comparison_deltas.png``).
 A run that cannot be read is skipped with a warning naming its file.
 
+With ``--frames QUERY`` every AU run is scored on the test frames whose index row matches a
+pandas query (e.g. ``"low_light == 1"`` or ``"abs(roll) >= 5"`` on the synthetic set;
+:mod:`au.evaluation.frame_subset`), intervals included.
+
 Examples:
     python -m au.compare logs/fit/ablations/loss/DATE --baseline bce
+    python -m au.compare runs/clahe runs/default --group-by experiment --baseline bce \
+        --frames "low_light == 1"
     python -m au.compare logs/fit/multiruns/DATE --baseline bce/mobilenetv2_100 --out cmp/
     python -m au.compare --wandb ENTITY/au --baseline bce        # needs `wandb login`
 """
@@ -31,8 +37,13 @@ import yaml
 from scipy import stats
 
 from au.aus import au_number
+from au.evaluation.comparison_report import (
+    SCORES,
+    with_group_labels,
+    write_comparison,
+)
+from au.evaluation.frame_subset import FrameQueryError, subset_counts
 from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, verdict
-from au.evaluation.plots import plot_grouped_f1, plot_paired_deltas
 from au.evaluation.run_record import RESULTS_DIR, find_run_records, read_run_record, run_facts
 from au.tasks.registry import TASKS
 
@@ -40,16 +51,16 @@ from au.tasks.registry import TASKS
 RUN_KEYS = ("task", "experiment", "loss", "decision", "backbone", "data", "fold", "seed")
 #: Replicates of two groups are paired on these (same seed, same test fold, same data).
 PAIR_KEYS = ("data", "fold", "seed")
-#: Scores reported beside average F1 at tuned thresholds: F1 at 0.5 and the threshold-free
-#: ROC-AUC, which separate a better ranking from a better operating point.
-SCORES = {"f1@0.5": "F1@0.5", "roc_auc": "ROC-AUC"}
 
 
-def read_local_run(run_dir: Path) -> dict:
+def read_local_run(run_dir: Path, frames: str | None = None) -> dict:
     """One run: its keys, average F1 (+ at 0.5), per-AU F1, parameter count, training time.
 
     An intensity or emotion run is compared on its task's headline instead (``icc``,
     ``macro_f1``; named in the ``score`` column), with a t interval over the pairs.
+    With ``frames`` (a pandas query on the run's index) an AU run's F1 and counts are those of
+    the matching test frames (:func:`au.evaluation.frame_subset.subset_counts`); F1 at 0.5 and
+    ROC-AUC are then left out, and ``frames`` holds the number of frames.
 
     Read through :func:`au.evaluation.run_record.read_run_record` (``run_dir/results``).
     """
@@ -65,6 +76,8 @@ def read_local_run(run_dir: Path) -> dict:
     if headline != "f1":  # intensity / emotion: their headline is the compared score
         row["f1"] = record.summary.get(headline)
         return row
+    if frames:
+        return row | _frame_subset(record, frames, run_dir)
     per_au = record.metrics[lambda table: table["au"] != "average"]
     row.update({f"f1/{au}": f1 for au, f1 in zip(per_au["au"], per_au["f1"], strict=True)})
     if record.has_table("predictions"):
@@ -72,13 +85,23 @@ def read_local_run(run_dir: Path) -> dict:
     return row
 
 
-def collect_local_runs(roots: Sequence[str | Path]) -> pd.DataFrame:
+def _frame_subset(record, frames: str, run_dir: Path) -> dict:
+    index = (record.summary.get("data_read") or {}).get("index")
+    if not record.has_table("predictions") or not index:
+        raise ValueError(f"--frames needs test_predictions.csv and data_read.index: {run_dir}")
+    counts, scores, kept = subset_counts(record.table("predictions"), index, frames)
+    return {**scores, "counts": counts, "frames": kept, "f1@0.5": np.nan, "roc_auc": np.nan}
+
+
+def collect_local_runs(roots: Sequence[str | Path], frames: str | None = None) -> pd.DataFrame:
     """Every finished run (a folder with ``results/summary.json``) under ``roots``.
 
-    A run whose files cannot be read is skipped with a warning naming the file.
+    A run whose files cannot be read is skipped with a warning naming the file. ``frames``:
+    score each AU run on the matching test frames only (see :func:`read_local_run`).
 
     Raises:
         FileNotFoundError: If a root does not exist or none holds a readable finished run.
+        FrameQueryError: If ``frames`` does not evaluate on a run's index.
     """
     rows = []
     for root in map(Path, roots):
@@ -86,7 +109,9 @@ def collect_local_runs(roots: Sequence[str | Path]) -> pd.DataFrame:
             raise FileNotFoundError(f"run folder {root} does not exist")
         for record in find_run_records(root):
             try:
-                rows.append(read_local_run(record.parent))
+                rows.append(read_local_run(record.parent, frames))
+            except FrameQueryError:
+                raise
             except (OSError, ValueError, KeyError, yaml.YAMLError, pd.errors.ParserError) as err:
                 warnings.warn(f"skipped run {record.parent}: {err}", stacklevel=2)
     if not rows:
@@ -154,11 +179,6 @@ def parse_baseline(spec: str, group_by: Sequence[str]) -> dict[str, str]:
             raise ValueError(f"baseline {spec!r}: {part!r} names none of the keys {list(group_by)}")
         baseline[key] = value
     return baseline
-
-
-def with_group_labels(runs: pd.DataFrame, group_by: Sequence[str]) -> pd.DataFrame:
-    """``runs`` with a ``group`` column: its ``group_by`` values joined by `` / ``."""
-    return runs.assign(group=runs[list(group_by)].astype(str).agg(" / ".join, axis=1))
 
 
 def replicate_pairs(runs: pd.DataFrame, group: str, reference: str, group_by) -> pd.DataFrame:
@@ -270,117 +290,6 @@ def compare_runs(
     return table.join(grouped[au_columns].mean()).sort_values(group_by)
 
 
-def _percent(mean: float, std: float = float("nan"), signed: bool = False) -> str:
-    if pd.isna(mean):
-        return "–"
-    text = f"{100 * mean:+.1f}" if signed else f"{100 * mean:.1f}"
-    return text if pd.isna(std) else f"{text} ± {100 * std:.1f}"
-
-
-def _interval(mean: float, low: float, high: float) -> str:
-    if pd.isna(mean):
-        return "–"
-    if pd.isna(low):
-        return f"{100 * mean:+.1f}"
-    return f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
-
-
-def per_au_deltas(table: pd.DataFrame) -> pd.DataFrame:
-    """Per-AU paired differences with their intervals, one row per (group, AU)."""
-    frames = [
-        per_au.assign(group=group, baseline=table.at[group, "baseline"]).reset_index()
-        for group, per_au in table.get("per_au", pd.Series(dtype=object)).items()
-        if isinstance(per_au, pd.DataFrame)
-    ]
-    if not frames:
-        return pd.DataFrame(columns=["group", "baseline", "au", "mean", "low", "high", "verdict"])
-    deltas = pd.concat(frames, ignore_index=True)
-    deltas["verdict"] = [
-        verdict(lo, hi) for lo, hi in zip(deltas["low"], deltas["high"], strict=True)
-    ]
-    return deltas[["group", "baseline", "au", "mean", "low", "high", "verdict"]]
-
-
-def only_f1(table: pd.DataFrame) -> bool:
-    """Whether every group is compared on AU F1 (no intensity or emotion headline)."""
-    return "score" not in table or table["score"].eq("f1").all()
-
-
-def comparison_caption(runs: int, baseline: str | None, f1: bool) -> str:
-    """What the comparison table shows; ``f1``: every group is compared on AU F1."""
-    if f1:
-        text = (
-            f"Test F1 (%) of {runs} runs: mean ± std (ddof=1) over seeds and folds; Avg.F1 at "
-            "the decisions fitted on validation subjects, F1@0.5 at 0.5, ROC-AUC threshold-free."
-        )
-        interval = "bootstrap over test subjects and seeds"
-    else:
-        text = (
-            f"Test headline score (x100) of {runs} runs, named in the score column (f1: AU "
-            "Avg.F1, icc: intensity ICC(3,1), macro_f1: emotion macro-F1): mean ± std (ddof=1) "
-            "over seeds and folds."
-        )
-        interval = "t interval over the pairs; AU F1: bootstrap over test subjects and seeds"
-    if baseline:
-        text += (
-            " Δ: mean difference of the score to the baseline, paired by seed and fold, with its "
-            f"95% confidence interval ({interval}); the verdict is 'better' or 'worse' only "
-            "when the interval excludes zero."
-        )
-    return text
-
-
-def comparison_markdown(table: pd.DataFrame, group_by: Sequence[str], baseline: str | None) -> str:
-    """The comparison as a markdown table, F1 and deltas in %."""
-    shown = table[list(group_by)].copy()
-    shown["runs"], shown["seeds"] = table["runs"].astype(str), table["seeds"]
-    if "score" in table and table["score"].ne("f1").any():
-        shown["score"] = table["score"]
-    title = "Avg.F1" if only_f1(table) else "headline"
-    shown[title] = [_percent(m, s) for m, s in zip(table["f1_mean"], table["f1_std"], strict=True)]
-    if baseline:
-        deltas = zip(table["delta_mean"], table["delta_low"], table["delta_high"], strict=True)
-        shown[f"Δ vs {baseline} [95% CI]"] = [_interval(*d) for d in deltas]
-        shown["verdict"] = table["verdict"].fillna("")
-    for score, title in SCORES.items():
-        if f"{score}_mean" in table and table[f"{score}_mean"].notna().any():
-            pairs = zip(table[f"{score}_mean"], table[f"{score}_std"], strict=True)
-            shown[title] = [_percent(m, s) for m, s in pairs]
-    for column in (c for c in table.columns if c.startswith("f1/")):
-        shown[column[3:]] = [_percent(v) for v in table[column]]
-    shown["params (M)"] = [f"{p / 1e6:.2f}" if pd.notna(p) else "–" for p in table["params"]]
-    shown["train (s)"] = [f"{t:.0f}" if pd.notna(t) else "–" for t in table["train_seconds"]]
-    return shown.to_markdown(index=False, disable_numparse=True)
-
-
-def write_comparison(
-    runs: pd.DataFrame, table: pd.DataFrame, group_by, out_dir: Path, baseline: str | None = None
-) -> str:
-    """Write runs.csv, comparison.csv/.md, per_au_deltas.csv and the figures; return markdown."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runs.drop(columns=["counts"], errors="ignore").to_csv(out_dir / "runs.csv", index=False)
-    table.drop(columns=["per_au"], errors="ignore").to_csv(out_dir / "comparison.csv")
-    text = (
-        comparison_caption(len(runs), baseline, only_f1(table))
-        + "\n\n"
-        + comparison_markdown(table, group_by, baseline)
-        + "\n"
-    )
-    (out_dir / "comparison.md").write_text(text)
-    if baseline:
-        per_au_deltas(table).to_csv(out_dir / "per_au_deltas.csv", index=False)
-        shown = table[table["pairs"] > 0]
-        if len(shown):
-            plot_paired_deltas(shown, out_dir / "comparison_deltas.png")
-    columns = [c for c in table.columns if c.startswith("f1/")] + ["f1"]
-    grouped = with_group_labels(runs, group_by).groupby("group")[columns]
-    names = {c: "Avg." if c == "f1" else c[3:] for c in columns}
-    means = grouped.mean().loc[table.index].rename(columns=names).T
-    plot_grouped_f1(means, grouped.std(ddof=1).loc[table.index].rename(columns=names).T,
-                    out_dir / "comparison_f1.png")  # fmt: skip
-    return text
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: ``python -m au.compare [RUN_DIR ...] [--wandb PROJECT] [--baseline ...]``."""
     parser = argparse.ArgumentParser(
@@ -391,16 +300,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--baseline", help="e.g. bce, bce/mobilenetv2_100, backbone=densenet201")
     parser.add_argument("--group-by", nargs="+", default=["loss", "backbone"], choices=RUN_KEYS)
     parser.add_argument("--out", type=Path, help="output folder (default: ROOT/comparison)")
+    parser.add_argument(
+        "--frames",
+        metavar="QUERY",
+        help="score AU runs on the test frames matching a pandas query on the index, e.g. "
+        '"low_light == 1" (local runs only)',
+    )
     args = parser.parse_args(argv)
     if bool(args.roots) == bool(args.wandb):
         parser.error("give run folders or --wandb PROJECT (one of the two)")
-    runs = collect_wandb_runs(args.wandb) if args.wandb else collect_local_runs(args.roots)
+    if args.frames and args.wandb:
+        parser.error("--frames needs local runs (their test_predictions.csv and index)")
+    try:
+        runs = (
+            collect_wandb_runs(args.wandb)
+            if args.wandb
+            else collect_local_runs(args.roots, args.frames)
+        )
+    except FrameQueryError as err:
+        raise SystemExit(f"error: {err}") from err
     if runs.empty:
         raise SystemExit("no finished run with a test F1 to compare")
     default_out = Path(args.roots[0]) / "comparison" if args.roots else Path("comparison")
     out_dir = args.out or default_out
     table = compare_runs(runs, args.group_by, args.baseline)
-    text = write_comparison(runs, table, args.group_by, out_dir, args.baseline)
+    text = write_comparison(runs, table, args.group_by, out_dir, args.baseline, args.frames)
     print(text + f"\ncompared {len(runs)} runs; results: {out_dir}")
 
 

@@ -19,11 +19,11 @@ from au.compare import (
     collect_local_runs,
     collect_wandb_runs,
     compare_runs,
-    comparison_markdown,
     main,
     parse_baseline,
     write_comparison,
 )
+from au.evaluation.comparison_report import comparison_markdown
 from au.run.config import CONFIG_DIR
 
 from .conftest import small_fit_overrides
