@@ -8,6 +8,8 @@ On the test subjects of a checkpoint trained on the synthetic set, it prints:
    as the model was trained);
 3. the average AU F1 on low-light frames without and with CLAHE at prediction time.
 
+Each difference comes with its 95% interval from the paired bootstrap over test subjects.
+
 Example:
     python -m au.bench_align ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt
 """
@@ -23,12 +25,16 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from au.data.dataset import read_image  # noqa: E402
 from au.evaluate import checkpoint_data_settings  # noqa: E402
-from au.evaluation.occurrence_metrics import per_au_metrics  # noqa: E402
+from au.evaluation.paired_bootstrap import (  # noqa: E402
+    SubjectCounts,
+    average_f1,
+    paired_bootstrap,
+    verdict,
+)
 from au.inference.align import EyeFinder, roll_of  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import HaarFaceDetector  # noqa: E402
@@ -54,18 +60,37 @@ def test_frames(ckpt_path: Path) -> tuple[pd.DataFrame, Path, int]:
     return table[table["fold"] == settings["fold"]], folder, settings["positive_threshold"]
 
 
-def average_f1(detector: AUDetector, crops: list[np.ndarray], rows: pd.DataFrame, level: int):
-    """Average F1 (%) over the model's AUs at its thresholds."""
-    probabilities = torch.from_numpy(detector.probabilities(crops)).double()
-    labels = torch.from_numpy((rows[detector.aus].to_numpy() >= level).astype(np.float64))
-    table = per_au_metrics(
-        probabilities,
-        labels,
-        torch.ones_like(labels),
-        detector.aus,
-        torch.from_numpy(detector.thresholds),
-    )
-    return round(100 * float(table.iloc[-1]["f1"]), 1)
+def subject_counts(
+    detector: AUDetector, crops: list[np.ndarray], rows: pd.DataFrame, level: int
+) -> SubjectCounts:
+    """TP/FP/FN per test subject and AU of the model's decisions (its thresholds) on crops."""
+    decisions = detector.probabilities(crops) > detector.thresholds  # (N, A)
+    table = pd.DataFrame({"subject": rows["subject"].astype(str).to_numpy()})
+    for j, au in enumerate(detector.aus):
+        table[f"decision/{au}"] = decisions[:, j].astype(int)
+        table[f"label/{au}"] = (rows[au].to_numpy() >= level).astype(float)
+    return SubjectCounts.from_predictions(table)
+
+
+def scored_variants(variants: dict[str, SubjectCounts], column: str) -> list[dict]:
+    """Average F1 (%) of each variant and its paired difference to the first, with a 95% CI.
+
+    The interval is the paired bootstrap over test subjects
+    (:func:`au.evaluation.paired_bootstrap.paired_bootstrap`): the same frames and model,
+    only the preprocessing differs.
+    """
+    rows, names = [], list(variants)
+    reference = variants[names[0]]
+    for name, counts in variants.items():
+        row = {column: name, "F1": round(100 * float(average_f1(counts.counts.sum(0))), 1)}
+        if name != names[0]:
+            result = paired_bootstrap([("test", counts, reference)])
+            row["Δ [95% CI]"] = (
+                f"{100 * result.mean:+.1f} [{100 * result.low:+.1f}, {100 * result.high:+.1f}]"
+            )
+            row["verdict"] = verdict(result.low, result.high)
+        rows.append(row)
+    return rows
 
 
 def find_faces(rows: pd.DataFrame, folder: Path) -> list[dict]:
@@ -131,20 +156,29 @@ def main(argv: list[str]) -> None:
         return out
 
     subset = rows[rolled]
-    table = [
-        {"crop": "Haar box, not aligned", "F1": average_f1(detector, crops(False), subset, level)},
-        {"crop": "Haar box, eyes levelled", "F1": average_f1(detector, crops(True), subset, level)},
-        {"crop": "whole frame (as trained)",
-         "F1": average_f1(detector, [f["frame"] for f in picked], subset, level)},
-    ]  # fmt: skip
+    table = scored_variants(
+        {
+            "Haar box, not aligned": subject_counts(detector, crops(False), subset, level),
+            "Haar box, eyes levelled": subject_counts(detector, crops(True), subset, level),
+            "whole frame (as trained)": subject_counts(
+                detector, [f["frame"] for f in picked], subset, level
+            ),
+        },
+        "crop",
+    )
     print(f"\nroll >= 5 deg, face found: {len(subset)} frames\n")
     print(tabulate(table, headers="keys", tablefmt="github"))
     dark = rows["low_light"].to_numpy() == 1
     frames = [f["frame"] for f, keep in zip(found, dark, strict=True) if keep]
-    lit = []
-    for clahe in (False, True):
-        model = AUDetector(detector.model, clahe=clahe)
-        lit.append({"CLAHE": clahe, "F1": average_f1(model, frames, rows[dark], level)})
+    lit = scored_variants(
+        {
+            f"CLAHE {clahe}": subject_counts(
+                AUDetector(detector.model, clahe=clahe), frames, rows[dark], level
+            )
+            for clahe in (False, True)
+        },
+        "crop",
+    )
     print(f"\nlow light, whole frames: {int(dark.sum())} frames\n")
     print(tabulate(lit, headers="keys", tablefmt="github"))
 
