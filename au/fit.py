@@ -68,7 +68,28 @@ def write_test_record(trainer, module, datamodule, facts: dict, out_dir: Path) -
     text = write_run_record(out_dir, result, facts, split="test")
     if "predictions" in result.tables:  # AU occurrence predictions (task au or joint)
         log_subject_counts(trainer, result.tables["predictions"])
+    log_record_media(trainer.loggers, result, out_dir)
     print("\n" + text + f"\nresults: {out_dir}")
+
+
+#: Record tables W&B gets as tables (beside the scalars Lightning logged).
+WANDB_TABLES = ("emotion_confusion", "emotion_summary", "emotion_by_condition", "f1_by_condition")
+
+
+def log_record_media(loggers, result, out_dir: Path) -> None:
+    """Give W&B the record's figures (``summary["figures"]``) and its small tables.
+
+    E.g. an emotion run's confusion matrix, as ``test/emotion_confusion`` (image and table).
+    Loggers without ``log_image``/``log_table`` (CSV) are skipped; call on rank 0 only.
+    """
+    for logger in loggers:
+        if not (hasattr(logger, "log_image") and hasattr(logger, "log_table")):
+            continue
+        for name in result.summary.get("figures") or []:
+            logger.log_image(key=f"test/{Path(name).stem}", images=[str(out_dir / name)])
+        for name in WANDB_TABLES:
+            if name in result.tables:
+                logger.log_table(key=f"test/{name}", dataframe=result.tables[name])
 
 
 def fit_facts(config: DictConfig, module: L.LightningModule, train_seconds: float) -> dict:
