@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from au.aus import au_number
 from au.evaluation.comparison_report import (
@@ -43,7 +42,7 @@ from au.evaluation.comparison_report import (
     write_comparison,
 )
 from au.evaluation.frame_subset import FrameQueryError, subset_counts
-from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, verdict
+from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, t_interval, verdict
 from au.evaluation.run_record import RESULTS_DIR, find_run_records, read_run_record, run_facts
 from au.tasks.registry import TASKS
 
@@ -224,9 +223,8 @@ def paired_difference(pairs: pd.DataFrame, samples: int = 2000) -> dict:
         out.update(delta_mean=result.mean, delta_low=result.low, delta_high=result.high)
         out.update(ci="bootstrap: test subjects x seeds", per_au=result.per_au)
     elif len(deltas) >= 2:
-        half = stats.t.ppf(0.975, len(deltas) - 1) * deltas.std(ddof=1) / np.sqrt(len(deltas))
-        out.update(delta_low=deltas.mean() - half, delta_high=deltas.mean() + half)
-        out.update(ci="t over pairs (no per-subject predictions)")
+        _, low, high = t_interval(deltas)
+        out.update(delta_low=low, delta_high=high, ci="t over pairs (no per-subject predictions)")
     out["verdict"] = verdict(out["delta_low"], out["delta_high"])
     return out
 

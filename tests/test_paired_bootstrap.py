@@ -136,3 +136,14 @@ def test_an_unreadable_run_is_skipped_with_its_name(tmp_path):
     with pytest.warns(UserWarning, match=r"skipped run .*bad"):
         runs = collect_local_runs([tmp_path])
     assert len(runs) == 1
+
+
+def test_t_interval_by_hand():
+    from au.evaluation.paired_bootstrap import t_interval
+
+    # mean 2, std 1 over 3 pairs; t(0.975, 2) = 4.3027 -> half width 4.3027 / sqrt(3) = 2.4841
+    mean, low, high = t_interval([1.0, 2.0, 3.0])
+    assert mean == pytest.approx(2.0)
+    assert (low, high) == pytest.approx((2.0 - 2.4841, 2.0 + 2.4841), abs=1e-4)
+    assert np.isnan(t_interval([0.5])[1])  # one pair: no interval
+    assert t_interval([1.0, np.nan, 3.0])[0] == pytest.approx(2.0)  # NaN pairs left out

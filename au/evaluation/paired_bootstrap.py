@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 #: Verdict when the 95% interval of the difference holds zero.
 NO_DIFFERENCE = "no detectable difference at this sample size"
@@ -126,6 +127,21 @@ class PairedDifference:
     def verdict(self) -> str:
         """``better`` / ``worse`` when the interval excludes zero, else :data:`NO_DIFFERENCE`."""
         return verdict(self.low, self.high)
+
+
+def t_interval(deltas: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of paired differences and its t interval ``(mean, low, high)``.
+
+    For scores without per-subject counts (ICC, emotion macro-F1): the pairs (seeds, folds)
+    are the only unit resampled. Fewer than two pairs: NaN bounds.
+    """
+    values = np.asarray(deltas, dtype=float)
+    values = values[~np.isnan(values)]
+    mean = float(values.mean()) if len(values) else float("nan")
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, mean - half, mean + half
 
 
 def verdict(low: float, high: float) -> str:
