@@ -22,7 +22,10 @@ from au.evaluation.paired_bootstrap import t_interval, verdict
 
 HERE = Path(__file__).parent
 INTENSITY_SCORES = ("icc", "pcc", "mae", "occurrence_f1")
-BASELINE_SCORES = ("baseline_icc", "baseline_pcc", "baseline_mae", "baseline_occurrence_f1")
+#: The training-mean baseline's scores (its PCC is undefined: a constant estimate).
+BASELINE_SCORES = ("baseline_icc", "baseline_mae", "baseline_occurrence_f1")
+#: Scores where lower is better: "better" then means a negative difference.
+LOWER_IS_BETTER = ("mae",)
 
 
 def collect(intensity_root: Path, occurrence_root: Path) -> pd.DataFrame:
@@ -48,8 +51,9 @@ def paired(results: pd.DataFrame, model: str, baseline: str, score: str) -> dict
     wide = results.pivot_table(index=["fold", "seed"], columns="model", values=score)
     deltas = (wide[model] - wide[baseline]).dropna()
     mean, low, high = t_interval(deltas)
+    judged = verdict(-high, -low) if score in LOWER_IS_BETTER else verdict(low, high)
     return dict(model=model, baseline=baseline, score=score, pairs=len(deltas), delta=mean,
-                low=low, high=high, verdict=verdict(low, high))  # fmt: skip
+                low=low, high=high, verdict=judged)  # fmt: skip
 
 
 def main(intensity_root: str, occurrence_root: str) -> None:
