@@ -4,6 +4,10 @@ Run from the folder that holds ``logs/`` (the runs of the README's commands):
 
     python experiments/003-emotions/summarise.py logs/fit/ablations/003-emotions
 
+The per-condition tables (``test_emotion_by_condition.csv`` of the ``au.evaluate`` records under
+``<root>/<modality>-eval/`` and ``<root>/au_readout/``) are averaged over seeds into
+``by_condition.csv``.
+
 Every model is scored on the same test faces (fold 1) for each seed; a difference to the
 baseline is paired by seed (within a modality) and its 95% interval is a t interval over the
 pairs (:func:`au.evaluation.paired_bootstrap.t_interval`).
@@ -68,8 +72,28 @@ def paired(results: pd.DataFrame, score: str = "macro_f1") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def by_condition(root: Path) -> pd.DataFrame:
+    """Accuracy and macro-F1 per test condition, mean over seeds, per modality and run kind."""
+    tables = []
+    paths = sorted(root.glob("*-eval/*/test_emotion_by_condition.csv"))
+    paths += sorted(root.glob("au_readout/*/test_emotion_by_condition.csv"))
+    for path in paths:
+        folder = path.parent.parent.name
+        kind = "emotion" if "-emotion-" in path.parent.name else "joint"
+        modality = folder.removesuffix("-eval")
+        if folder == "au_readout":
+            kind, modality = "au", "rgb"
+        tables.append(pd.read_csv(path).assign(modality=modality, run_kind=kind))
+    if not tables:
+        return pd.DataFrame()
+    table = pd.concat(tables)
+    return table.groupby(["modality", "run_kind", "condition"], sort=False).mean().reset_index()
+
+
 def main(root: str) -> None:
-    """Write results.csv and paired_differences.csv beside this file; print both in %."""
+    """Write results.csv, paired_differences.csv and by_condition.csv; print them in %."""
+    conditions = by_condition(Path(root))
+    conditions.to_csv(HERE / "by_condition.csv", index=False)
     results = collect(Path(root))
     results.to_csv(HERE / "results.csv", index=False)
     deltas = paired(results)
