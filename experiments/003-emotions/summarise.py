@@ -34,7 +34,13 @@ MODELS = {
     "joint: read-out (calibrated)": ("*-joint-*/results", "readout_calibrated_"),
     "majority class": ("*-emotion-*/results", "majority_"),
 }
-BASELINES = ("AU model, read-out (prototype_v1)", "majority class")
+#: References each model is compared with, where present: the old rule, the new rule, and the
+#: majority class (the only reference on thermal, which has no AU-only model).
+REFERENCES = (
+    "AU model, read-out (prototype_v1)",
+    "AU model, read-out (calibrated)",
+    "majority class",
+)
 
 
 def collect(root: Path) -> pd.DataFrame:
@@ -57,18 +63,21 @@ def collect(root: Path) -> pd.DataFrame:
 
 
 def paired(results: pd.DataFrame, score: str = "macro_f1") -> pd.DataFrame:
-    """Each model's mean paired difference of ``score`` to the first baseline present."""
+    """Each model's mean paired difference of ``score`` to each reference present."""
     rows = []
     for modality, table in results.groupby("modality"):
         wide = table.pivot_table(index="seed", columns="model", values=score)
-        reference = next(b for b in BASELINES if b in wide)
-        for model in wide.columns.drop(reference):
-            mean, low, high = t_interval(wide[model] - wide[reference])
-            rows.append(
-                dict(modality=modality, model=model, baseline=reference, score=score,
-                     pairs=int((wide[model] - wide[reference]).notna().sum()), delta=mean,
-                     low=low, high=high, verdict=verdict(low, high))
-            )  # fmt: skip
+        for reference in (r for r in REFERENCES if r in wide):
+            for model in wide.columns.drop(reference):
+                if model in REFERENCES[: REFERENCES.index(reference)]:
+                    continue  # each pair of references once
+                deltas = wide[model] - wide[reference]
+                mean, low, high = t_interval(deltas)
+                rows.append(
+                    dict(modality=modality, model=model, baseline=reference, score=score,
+                         pairs=int(deltas.notna().sum()), delta=mean, low=low, high=high,
+                         verdict=verdict(low, high))
+                )  # fmt: skip
     return pd.DataFrame(rows)
 
 
