@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from au.evaluation.emotion import EmotionEvaluator, condition_scores
+from au.evaluation.evaluator import EvaluationResult
 from au.tasks.emotion import BASIC_EMOTIONS
 
 AUS = ["AU1", "AU2", "AU4", "AU6", "AU12", "AU25", "AU26"]
@@ -102,3 +103,21 @@ def test_au_task_record_scores_the_readout_on_the_synthetic_emotions(small_synth
     # read-out of the true AUs beats the majority class on the synthetic episodes
     assert result.summary["readout_calibrated_macro_f1"] > result.summary["majority_macro_f1"]
     assert np.isfinite(result.summary["readout_prototype_v1_accuracy"])
+
+
+def test_readout_merges_with_an_au_record_whose_subjects_differ():
+    from au.evaluation.evaluator import merge_results
+
+    frames = pd.DataFrame({"subject": ["S1", "S1", "S2", "S2"], "row": range(4)})
+    evaluator = EmotionEvaluator(
+        CLASSES, torch.tensor([0]), frames=frames, readout=(AUS, torch.full((7,), 0.3)),
+        has_head=False,
+    )  # fmt: skip
+    outputs = _outputs(["happiness", "neutral", "surprise", "sadness"])
+    outputs["emotion"] = torch.tensor([1, 0, -1, -1])  # S2's faces carry no emotion label
+    evaluator.process(outputs)
+    emotion = evaluator.evaluate()
+    assert emotion.summary["emotion_subjects"] == ["S1"]
+    au = EvaluationResult("f1", {"f1": 0.5, "subjects": ["S1", "S2"]}, {}, [])
+    merged = merge_results([au, emotion], "f1")  # a combined data set: more AU subjects
+    assert merged.summary["subjects"] == ["S1", "S2"]

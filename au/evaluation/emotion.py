@@ -127,7 +127,8 @@ class EmotionEvaluator:
         summary = self._summary(results, truth)
         if self.frames is not None:
             frames = self.frames.iloc[values["ids"].long().numpy()]
-            summary["subjects"] = sorted(map(str, frames["subject"].unique()))
+            # the subjects of the labelled frames (an AU record's ``subjects`` may hold more)
+            summary["emotion_subjects"] = sorted(map(str, frames["subject"].unique()))
             conditions = condition_scores(frames, truth, answers, self.classes)
             if conditions is not None:
                 tables["emotion_by_condition"] = conditions
