@@ -34,12 +34,13 @@ MODELS = {
     "joint: read-out (calibrated)": ("*-joint-*/results", "readout_calibrated_"),
     "majority class": ("*-emotion-*/results", "majority_"),
 }
-#: References each model is compared with, where present: the old rule, the new rule, and the
-#: majority class (the only reference on thermal, which has no AU-only model).
+#: References each model is compared with, where present: the old rule, the new rule, the
+#: majority class (thermal has no AU-only model) and the emotion head (for the joint model).
 REFERENCES = (
     "AU model, read-out (prototype_v1)",
     "AU model, read-out (calibrated)",
     "majority class",
+    "emotion head",
 )
 
 
