@@ -13,13 +13,13 @@ returned keyword arguments are added to its config (and so saved in the checkpoi
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
+
+from au.run.discovery import import_submodules
 
 _LOSSES: dict[str, type[nn.Module]] = {}
 
@@ -38,9 +38,7 @@ def register_loss(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
 
 def registered_losses() -> dict[str, type[nn.Module]]:
     """Name -> class of every registered loss (the modules of ``au.losses`` imported first)."""
-    package = importlib.import_module("au.losses")
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"au.losses.{module.name}")
+    import_submodules("au.losses")
     return dict(_LOSSES)
 
 

@@ -9,13 +9,12 @@ names are first needed (not at import, so reader modules can import ``au.prepare
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from au.prepare.common import PrepareError
+from au.run.discovery import import_submodules
 
 #: Modules of ``au.prepare`` that hold no reader.
 NOT_READERS = frozenset({"__main__", "common", "registry"})
@@ -72,10 +71,7 @@ def register_reader(
 
 def registered_readers() -> dict[str, Reader]:
     """Name -> reader of every registered reader (the modules of ``au.prepare`` imported first)."""
-    package = importlib.import_module("au.prepare")
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in NOT_READERS:
-            importlib.import_module(f"au.prepare.{module.name}")
+    import_submodules("au.prepare", skip=NOT_READERS)
     return dict(_READERS)
 
 

@@ -10,10 +10,9 @@ and compares it with no other edit. :func:`build_task` builds the task of a conf
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterator, Mapping
 
+from au.run.discovery import import_submodules
 from au.tasks.base import Task
 
 _TASKS: dict[str, type[Task]] = {}
@@ -37,9 +36,7 @@ def register_task(name: str) -> Callable[[type[Task]], type[Task]]:
 
 def registered_tasks() -> dict[str, type[Task]]:
     """Name -> class of every registered task (the modules of ``au.tasks`` imported first)."""
-    package = importlib.import_module("au.tasks")
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"au.tasks.{module.name}")
+    import_submodules("au.tasks")
     return dict(_TASKS)
 
 
