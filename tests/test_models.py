@@ -1,5 +1,6 @@
 """Backbones, head, weights loading/conversion and the two-stage schedule."""
 
+import math
 import time
 
 import lightning as L  # noqa: N812
@@ -12,6 +13,7 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
 from au.callbacks import TwoStageFineTuning
+from au.callbacks.two_stage import stage2_lr_factor
 from au.models.backbone import create_backbone
 from au.models.head import AUHead
 from au.models.module import AULitModule
@@ -207,6 +209,53 @@ def test_two_stage_schedule_freezes_then_fine_tunes_at_lower_lr():
     assert not torch.equal(stage2["conv"], end["conv"])
     assert not torch.equal(stage2["bn_mean"], end["bn_mean"])
     assert all(p.requires_grad for p in module.backbone.parameters())
+
+
+class _StepRates(Callback):
+    """The optimizer's rates as each training step sees them (after the schedule set them)."""
+
+    def __init__(self):
+        self.rates = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        groups = trainer.optimizers[0].param_groups
+        self.rates.append((trainer.current_epoch, {g["name"]: g["lr"] for g in groups}))
+
+
+def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
+    module = AULitModule(
+        AUS,
+        backbone={"name": "tiny", "pretrained": False},
+        optimizer={"lr": 1e-2, "finetune_lr": 1e-4},
+    )
+    rates = _StepRates()
+    schedule = TwoStageFineTuning(
+        stage1_max_epochs=1, patience=1, stage2_epochs=2, head_finetune_lr=1e-3,
+        stage2_lr_decay="cosine",
+    )
+    trainer = L.Trainer(
+        max_epochs=schedule.total_epochs,
+        callbacks=[schedule, rates],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=DataLoader(_batches(), batch_size=None))  # 4 steps
+    stage1 = [r for epoch, r in rates.rates if epoch == 0]
+    stage2 = [r for epoch, r in rates.rates if epoch > 0]
+    assert stage1 == [{"head": 1e-2, "backbone": 1e-4}] * 4  # stage 1 untouched
+    # 8 stage-2 steps at progress k/8: factor (1 + cos(pi k / 8)) / 2 = 1, 0.962, ..., 0.038
+    factors = [(1 + math.cos(math.pi * k / 8)) / 2 for k in range(8)]
+    assert [r["backbone"] for r in stage2] == pytest.approx([1e-4 * f for f in factors])
+    assert [r["head"] for r in stage2] == pytest.approx([1e-3 * f for f in factors])
+    assert stage2[4]["backbone"] == pytest.approx(0.5e-4)  # half way: half the rate
+
+
+def test_stage2_lr_factor_and_unknown_decay():
+    assert [stage2_lr_factor(p) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1, 0.5, 0, 0])
+    with pytest.raises(ValueError, match="stage2_lr_decay must be one of none, cosine, got 'step'"):
+        TwoStageFineTuning(stage2_lr_decay="step")
 
 
 def test_unfreeze_last_blocks_only():

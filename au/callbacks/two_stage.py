@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import lightning as L  # noqa: N812
@@ -29,6 +30,11 @@ class TwoStageFineTuning(Callback):
             backbone group's rate; set by the optimizer config).
         head_finetune_lr: Head learning rate in stage 2 (default: the backbone's).
         train_bn: Let BatchNorm layers of unfrozen blocks train (and update statistics).
+        stage2_lr_decay: ``"none"`` keeps the stage-2 rates constant; ``"cosine"`` lowers
+            them every step along a half cosine from their full value at the start of stage 2
+            to zero at its end (the backbone from ``model.optimizer.finetune_lr``, the head
+            from ``head_finetune_lr``), so the last epochs take small steps and the checkpoint
+            chosen by validation hinges less on one noisy update.
         monitor: Validation metric to watch; ``mode`` ``"max"`` or ``"min"``.
         cache_features: Train stage 1 on backbone features computed once (train and val
             images with evaluation preprocessing, i.e. no augmentation in stage 1); with
@@ -46,6 +52,7 @@ class TwoStageFineTuning(Callback):
         unfreeze_last_blocks: int | None = None,
         head_finetune_lr: float | None = None,
         train_bn: bool = True,
+        stage2_lr_decay: str = "none",
         monitor: str = "val/f1",
         mode: str = "max",
         cache_features: bool = False,
@@ -56,11 +63,17 @@ class TwoStageFineTuning(Callback):
                 "schedule needs stage1_max_epochs >= 0, stage2_epochs >= 0 and patience >= 1; "
                 f"got {stage1_max_epochs}, {stage2_epochs}, {patience}"
             )
+        if stage2_lr_decay not in STAGE2_LR_DECAYS:
+            raise ValueError(
+                f"schedule.stage2_lr_decay must be one of {', '.join(STAGE2_LR_DECAYS)},"
+                f" got {stage2_lr_decay!r}"
+            )
         if mode not in ("max", "min"):
             raise ValueError(f"schedule.mode must be 'max' or 'min', got {mode!r}")
         self.stage1_max_epochs, self.patience = stage1_max_epochs, patience
         self.stage2_epochs, self.unfreeze_last_blocks = stage2_epochs, unfreeze_last_blocks
         self.head_finetune_lr, self.train_bn = head_finetune_lr, train_bn
+        self.stage2_lr_decay = stage2_lr_decay
         self.monitor, self.mode = monitor, mode
         self.cache_features = cache_features
         self.feature_cache_dir = Path(feature_cache_dir) if feature_cache_dir else None
@@ -102,6 +115,22 @@ class TwoStageFineTuning(Callback):
                 desc=f"stage-1 features ({split})",
             )
             datamodule.use_features({split: FeatureDataset(features, view)})
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
+    ) -> None:
+        """Set the stage-2 learning rates of this step (``stage2_lr_decay="cosine"``)."""
+        if self.stage != 2 or self.stage2_lr_decay == "none" or self.stage2_epochs == 0:
+            return
+        batches = max(int(trainer.num_training_batches), 1)
+        epochs_done = trainer.current_epoch - self.stage2_start_epoch + batch_idx / batches
+        factor = stage2_lr_factor(epochs_done / self.stage2_epochs)
+        backbone_lr = float(pl_module.optimizer_config["finetune_lr"])
+        rates = {"backbone": backbone_lr, "head": self.head_finetune_lr or backbone_lr}
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                if group.get("name") in rates:
+                    group["lr"] = rates[group["name"]] * factor
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Decide, after each epoch's validation, whether to switch stage or stop."""
@@ -161,6 +190,14 @@ class TwoStageFineTuning(Callback):
         self.stage = state_dict["stage"]
         self.best, self.wait = state_dict["best"], state_dict["wait"]
         self.stage2_start_epoch = state_dict["stage2_start_epoch"]
+
+
+STAGE2_LR_DECAYS = ("none", "cosine")
+
+
+def stage2_lr_factor(progress: float) -> float:
+    """The half-cosine factor of the full stage-2 rate at ``progress`` (0 start, 1 end)."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
 def trainer_reloads_loaders(trainer: L.Trainer) -> bool:
