@@ -230,7 +230,10 @@ def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
     )
     rates = _StepRates()
     schedule = TwoStageFineTuning(
-        stage1_max_epochs=1, patience=1, stage2_epochs=2, head_finetune_lr=1e-3,
+        stage1_max_epochs=1,
+        patience=1,
+        stage2_epochs=2,
+        head_finetune_lr=1e-3,
         stage2_lr_decay="cosine",
     )
     trainer = L.Trainer(
