@@ -19,6 +19,8 @@ Examples:
     python -m au.compare runs/clahe runs/default --group-by experiment --baseline bce \
         --frames "low_light == 1"
     python -m au.compare logs/fit/multiruns/DATE --baseline bce/mobilenetv2_100 --out cmp/
+    python -m au.compare logs/noise/default logs/noise/cosine --group-by variant \
+        --baseline default                      # two settings of one command, paired by seed
     python -m au.compare --wandb ENTITY/au --baseline bce        # needs `wandb login`
 """
 
@@ -48,6 +50,10 @@ from au.tasks.registry import TASKS
 
 #: What identifies a run; runs of one group that differ in the others are its replicates.
 RUN_KEYS = ("task", "experiment", "loss", "decision", "backbone", "data", "fold", "seed")
+#: Keys a comparison can group by: the run keys, and ``variant`` (see :func:`run_variant`).
+GROUP_KEYS = (*RUN_KEYS, "variant")
+#: Overrides that pick a replicate, not a variant: left out of :func:`run_variant`.
+REPLICATE_OVERRIDES = ("seed", "data.fold")
 #: Replicates of two groups are paired on these (same seed, same test fold, same data).
 PAIR_KEYS = ("data", "fold", "seed")
 
@@ -66,6 +72,7 @@ def read_local_run(run_dir: Path, frames: str | None = None) -> dict:
     record = read_run_record(Path(run_dir) / RESULTS_DIR)
     row = {"run": str(run_dir)}
     row.update({key: record.facts.get(key) for key in RUN_KEYS})
+    row["variant"] = run_variant(Path(run_dir))
     row.update({key: record.summary.get(key) for key in ("f1", *SCORES)})
     row.update({key: record.facts.get(key) for key in ("params", "train_seconds")})
     headline = TASKS[row.get("task") or "au"].headline
@@ -82,6 +89,22 @@ def read_local_run(run_dir: Path, frames: str | None = None) -> dict:
     if record.has_table("predictions"):
         row["counts"] = SubjectCounts.from_predictions(record.table("predictions"))
     return row
+
+
+def run_variant(run_dir: Path) -> str:
+    """The command-line overrides that made a run, other than its seed and test fold.
+
+    Read from Hydra's ``.hydra/overrides.yaml`` in the run folder and sorted, e.g.
+    ``schedule.stage2_epochs=12 schedule.stage2_lr_decay=cosine``; ``default`` for a run
+    of the configured defaults, ``unknown`` when the file is missing. Grouping by it
+    (``--group-by variant``) compares any two settings run over the same seeds.
+    """
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return "unknown"
+    overrides = yaml.safe_load(path.read_text()) or []
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in REPLICATE_OVERRIDES]
+    return " ".join(sorted(kept)) or "default"
 
 
 def _frame_subset(record, frames: str, run_dir: Path) -> dict:
@@ -147,6 +170,7 @@ def collect_wandb_runs(project: str) -> pd.DataFrame:
             continue
         facts = run_facts(dict(run.config))
         row = {"run": "/".join(run.path), **{key: facts[key] for key in RUN_KEYS}}
+        row["variant"] = "unknown"  # W&B keeps the resolved config, not the overrides
         row.update(f1=summary["test/f1"], params=summary.get("params"))
         row.update(
             {
@@ -296,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("roots", nargs="*", help="folders holding finished runs (searched deeply)")
     parser.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read the runs from W&B")
     parser.add_argument("--baseline", help="e.g. bce, bce/mobilenetv2_100, backbone=densenet201")
-    parser.add_argument("--group-by", nargs="+", default=["loss", "backbone"], choices=RUN_KEYS)
+    parser.add_argument("--group-by", nargs="+", default=["loss", "backbone"], choices=GROUP_KEYS)
     parser.add_argument("--out", type=Path, help="output folder (default: ROOT/comparison)")
     parser.add_argument(
         "--frames",

@@ -135,6 +135,31 @@ def test_group_by_loss_only_pools_backbones(fake_runs):
     assert table.loc["lsep", "f1_mean"] == pytest.approx((0.58 + 0.64 + 0.80) / 3)
 
 
+def test_group_by_variant_pairs_two_settings_of_one_command(tmp_path):
+    """Runs of one command with and without an override pair up by seed; seed/fold overrides
+    name the replicate, not the variant."""
+    settings = {"default": [], "cosine": ["schedule.stage2_lr_decay=cosine"]}
+    f1s = {("default", 0): (0.40, 0.60), ("default", 1): (0.50, 0.50),
+           ("cosine", 0): (0.50, 0.70), ("cosine", 1): (0.50, 0.60)}  # fmt: skip
+    for (setting, seed), values in f1s.items():
+        folder = tmp_path / setting / f"seed{seed}"
+        write_fake_run(folder, "bce", MOBILE, seed, values)
+        (folder / ".hydra").mkdir()
+        overrides = [f"seed={seed}", "data.fold=1", *settings[setting]]
+        (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    write_fake_run(tmp_path / "no_hydra", "bce", MOBILE, 2, (0.1, 0.1))
+    runs = collect_local_runs([tmp_path])
+    assert sorted(runs["variant"]) == [
+        "default", "default", "schedule.stage2_lr_decay=cosine",
+        "schedule.stage2_lr_decay=cosine", "unknown",
+    ]  # fmt: skip
+    table = compare_runs(runs, group_by=["variant"], baseline="default").set_index("variant")
+    cosine = table.loc["schedule.stage2_lr_decay=cosine"]
+    # seed 0: 0.60 - 0.50, seed 1: 0.55 - 0.50
+    assert cosine["pairs"] == 2 and cosine["delta_mean"] == pytest.approx(0.075)
+    assert table.loc["unknown", "pairs"] == 0
+
+
 def test_command_writes_table_csv_and_chart(fake_runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("comparison")
     main([str(fake_runs), "--baseline", "bce", "--out", str(out)])
