@@ -196,8 +196,9 @@ def parse_baseline(spec: str, group_by: Sequence[str]) -> dict[str, str]:
     baseline: dict[str, str] = {}
     positional = iter(group_by)
     for part in filter(None, spec.split("/")):
-        key, _, value = part.rpartition("=")
-        key = key or next(positional, "")
+        key, sep, value = part.partition("=")
+        if not sep or (key not in group_by and key not in GROUP_KEYS):
+            key, value = next(positional, ""), part  # a value that holds "=", e.g. a variant
         if key not in group_by:
             raise ValueError(f"baseline {spec!r}: {part!r} names none of the keys {list(group_by)}")
         baseline[key] = value

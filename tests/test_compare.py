@@ -158,6 +158,9 @@ def test_group_by_variant_pairs_two_settings_of_one_command(tmp_path):
     # seed 0: 0.60 - 0.50, seed 1: 0.55 - 0.50
     assert cosine["pairs"] == 2 and cosine["delta_mean"] == pytest.approx(0.075)
     assert table.loc["unknown", "pairs"] == 0
+    assert parse_baseline("schedule.stage2_lr_decay=cosine", ["variant"]) == {
+        "variant": "schedule.stage2_lr_decay=cosine"
+    }
 
 
 def test_command_writes_table_csv_and_chart(fake_runs, tmp_path_factory):
