@@ -29,6 +29,7 @@ def fit_task(output_dir, task: str, *extra: str, epochs: int = 6) -> dict:
         f"data.synthetic={LEARNING_SYNTHETIC}",
         "data.image_size=64",
         "schedule=stage2_only",
+        "schedule.stage2_lr_decay=none",  # a from-scratch net wants its full rate to the end
         f"schedule.stage2_epochs={epochs}",
         "model.optimizer.lr=3e-3",
         "model.optimizer.finetune_lr=3e-3",
