@@ -49,7 +49,9 @@ def run_fit(config: DictConfig) -> dict:
         log_summary(trainer, facts)
         if not config.get("test", True):
             return {}
-        trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+        tested = config.schedule.get("test_checkpoint", "best")
+        trainer.test(module, datamodule=datamodule, ckpt_path=tested, verbose=False)
+        facts["checkpoint"] = str(trainer.ckpt_path)
         if trainer.is_global_zero:  # under DDP the test predictions are gathered on every rank
             write_test_record(trainer, module, datamodule, facts, output_dir / RESULTS_DIR)
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}

@@ -1,6 +1,7 @@
 """A short fit of the tiny backbone on the synthetic set learns, and its checkpoint is complete."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -62,6 +63,21 @@ def test_checkpoint_carries_aus_thresholds_and_config(tiny_run):
     model = AULitModule.load_detector(path)
     assert torch.equal(model.thresholds, thresholds)
     assert (tiny_run / "checkpoints" / "last.ckpt").exists()
+
+
+def test_fit_tests_the_checkpoint_the_schedule_names(tiny_run, small_synthetic, tmp_path):
+    """``schedule.test_checkpoint=last`` tests the end of training, the default the best epoch."""
+    from au.fit import run_fit
+
+    from .conftest import compose_fit, small_fit_overrides
+
+    best = json.loads((tiny_run / "results" / "summary.json").read_text())
+    assert Path(best["checkpoint"]) == tiny_run / "checkpoints" / "best.ckpt"
+    run_fit(compose_fit(small_fit_overrides(tmp_path, "schedule.test_checkpoint=last")))
+    last = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert Path(last["checkpoint"]) == tmp_path / "checkpoints" / "last.ckpt"
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert f"checkpoint {tmp_path / 'checkpoints' / 'last.ckpt'}" in report.splitlines()[0]
 
 
 def test_fit_is_repeatable_with_a_seed(tiny_run, small_synthetic, tmp_path):

@@ -259,6 +259,8 @@ def test_stage2_lr_factor_and_unknown_decay():
     assert [stage2_lr_factor(p) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1, 0.5, 0, 0])
     with pytest.raises(ValueError, match="stage2_lr_decay must be one of none, cosine, got 'step'"):
         TwoStageFineTuning(stage2_lr_decay="step")
+    with pytest.raises(ValueError, match="test_checkpoint must be one of best, last, got 'top'"):
+        TwoStageFineTuning(test_checkpoint="top")
 
 
 def test_unfreeze_last_blocks_only():

@@ -36,6 +36,8 @@ class TwoStageFineTuning(Callback):
             from ``head_finetune_lr``), so the last epochs take small steps and the checkpoint
             chosen by validation hinges less on one noisy update.
         monitor: Validation metric to watch; ``mode`` ``"max"`` or ``"min"``.
+        test_checkpoint: Which checkpoint ``au.fit`` tests: ``"best"`` (by ``monitor``) or
+            ``"last"`` (the end of stage 2, no choice among epochs).
         cache_features: Train stage 1 on backbone features computed once (train and val
             images with evaluation preprocessing, i.e. no augmentation in stage 1); with
             ``stage2_epochs=0`` the backbone never trains and the test runs on cached
@@ -55,6 +57,7 @@ class TwoStageFineTuning(Callback):
         stage2_lr_decay: str = "none",
         monitor: str = "val/f1",
         mode: str = "max",
+        test_checkpoint: str = "best",
         cache_features: bool = False,
         feature_cache_dir: str | None = None,
     ):
@@ -70,11 +73,17 @@ class TwoStageFineTuning(Callback):
             )
         if mode not in ("max", "min"):
             raise ValueError(f"schedule.mode must be 'max' or 'min', got {mode!r}")
+        if test_checkpoint not in TEST_CHECKPOINTS:
+            raise ValueError(
+                f"schedule.test_checkpoint must be one of {', '.join(TEST_CHECKPOINTS)},"
+                f" got {test_checkpoint!r}"
+            )
         self.stage1_max_epochs, self.patience = stage1_max_epochs, patience
         self.stage2_epochs, self.unfreeze_last_blocks = stage2_epochs, unfreeze_last_blocks
         self.head_finetune_lr, self.train_bn = head_finetune_lr, train_bn
         self.stage2_lr_decay = stage2_lr_decay
         self.monitor, self.mode = monitor, mode
+        self.test_checkpoint = test_checkpoint
         self.cache_features = cache_features
         self.feature_cache_dir = Path(feature_cache_dir) if feature_cache_dir else None
         self.stage = 1 if stage1_max_epochs > 0 else 2
@@ -193,6 +202,7 @@ class TwoStageFineTuning(Callback):
 
 
 STAGE2_LR_DECAYS = ("none", "cosine")
+TEST_CHECKPOINTS = ("best", "last")
 
 
 def stage2_lr_factor(progress: float) -> float:
