@@ -58,6 +58,21 @@ def test_moved_and_builder_owned_keys_say_so():
     ]
 
 
+def test_a_schedule_choice_outside_its_options_is_named():
+    """Choices typed as ``Literal`` in the receiving code are checked before any work."""
+    overrides = (
+        "schedule.test_checkpoint=top",
+        "schedule.stage2_lr_decay=step",
+        "schedule.mode=up",
+    )
+    assert problems_of(compose_fit(*overrides)) == [
+        "schedule.stage2_lr_decay='step': expected one of none, cosine",
+        "schedule.mode='up': expected one of max, min",
+        "schedule.test_checkpoint='top': expected one of best, last",
+    ]
+    check_config_values(compose_fit("schedule.test_checkpoint=last", "schedule.mode=min"))
+
+
 def test_an_optimizers_own_arguments_are_accepted():
     check_config_values(compose_fit("model.optimizer.name=sgd", "+model.optimizer.momentum=0.9"))
     (line,) = problems_of(compose_fit("+model.optimizer.momentum=0.9"))  # Adam has none

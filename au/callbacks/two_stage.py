@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal, get_args
 
 import lightning as L  # noqa: N812
 from lightning.pytorch.callbacks import Callback
 
 from au.data.features import FeatureDataset, cached_features
+
+Stage2LrDecay = Literal["none", "cosine"]
+TestCheckpoint = Literal["best", "last"]
+STAGE2_LR_DECAYS = get_args(Stage2LrDecay)
+TEST_CHECKPOINTS = get_args(TestCheckpoint)
 
 
 class TwoStageFineTuning(Callback):
@@ -54,10 +60,10 @@ class TwoStageFineTuning(Callback):
         unfreeze_last_blocks: int | None = None,
         head_finetune_lr: float | None = None,
         train_bn: bool = True,
-        stage2_lr_decay: str = "none",
+        stage2_lr_decay: Stage2LrDecay = "none",
         monitor: str = "val/f1",
-        mode: str = "max",
-        test_checkpoint: str = "best",
+        mode: Literal["max", "min"] = "max",
+        test_checkpoint: TestCheckpoint = "best",
         cache_features: bool = False,
         feature_cache_dir: str | None = None,
     ):
@@ -199,10 +205,6 @@ class TwoStageFineTuning(Callback):
         self.stage = state_dict["stage"]
         self.best, self.wait = state_dict["best"], state_dict["wait"]
         self.stage2_start_epoch = state_dict["stage2_start_epoch"]
-
-
-STAGE2_LR_DECAYS = ("none", "cosine")
-TEST_CHECKPOINTS = ("best", "last")
 
 
 def stage2_lr_factor(progress: float) -> float:

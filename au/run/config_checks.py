@@ -84,6 +84,8 @@ def matches(value: object, annotation: object) -> bool:
     """Whether a plain config value fits a type hint (an int fits ``float``, a bool no number)."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return any(matches(value, option) for option in typing.get_args(annotation))
+    if typing.get_origin(annotation) is typing.Literal:
+        return value in typing.get_args(annotation)
     if annotation is None or annotation is type(None):
         return value is None
     annotation = typing.get_origin(annotation) or annotation
@@ -100,6 +102,8 @@ def describe(annotation: object) -> str:
     """``int | None`` -> ``"int or null"``."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return " or ".join(describe(option) for option in typing.get_args(annotation))
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(str(option) for option in typing.get_args(annotation))
     if annotation is None or annotation is type(None):
         return "null"
     origin = typing.get_origin(annotation) or annotation
