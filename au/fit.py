@@ -18,6 +18,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import hydra  # noqa: E402
 import lightning as L  # noqa: N812, E402
+from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
@@ -49,9 +50,9 @@ def run_fit(config: DictConfig) -> dict:
         log_summary(trainer, facts)
         if not config.get("test", True):
             return {}
-        tested = config.schedule.get("test_checkpoint", "best")
+        tested = tested_checkpoint(trainer, config.schedule.get("test_checkpoint", "best"))
         trainer.test(module, datamodule=datamodule, ckpt_path=tested, verbose=False)
-        facts["checkpoint"] = str(trainer.ckpt_path)
+        facts["checkpoint"] = tested
         if trainer.is_global_zero:  # under DDP the test predictions are gathered on every rank
             write_test_record(trainer, module, datamodule, facts, output_dir / RESULTS_DIR)
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
@@ -92,6 +93,12 @@ def log_record_media(loggers, result, out_dir: Path) -> None:
         for name in WANDB_TABLES:
             if name in result.tables:
                 logger.log_table(key=f"test/{name}", dataframe=result.tables[name])
+
+
+def tested_checkpoint(trainer: L.Trainer, which: str) -> str:
+    """The path of the ``"best"`` (by the monitor) or ``"last"`` checkpoint of this fit."""
+    best, latest = (c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
+    return best.best_model_path if which == "best" else latest.best_model_path
 
 
 def fit_facts(config: DictConfig, module: L.LightningModule, train_seconds: float) -> dict:

@@ -77,20 +77,30 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
 def build_callbacks(config: DictConfig, output_dir: Path) -> list[L.Callback]:
     """The two-stage schedule, checkpoints (best by val/f1 and last) and an LR monitor."""
     schedule = TwoStageFineTuning(**to_dict(config.schedule))
-    checkpoint = ModelCheckpoint(
-        dirpath=output_dir / "checkpoints",
-        filename="best",
-        monitor=schedule.monitor,
-        mode=schedule.mode,
-        save_last=True,
-        auto_insert_metric_name=False,
-    )
     return [
         schedule,
-        checkpoint,
+        *build_checkpoints(output_dir / "checkpoints", schedule.monitor, schedule.mode),
         ReproducibleEpochs(config.seed),
         LearningRateMonitor(logging_interval="epoch"),
     ]
+
+
+def build_checkpoints(folder: Path, monitor: str, mode: str) -> list[ModelCheckpoint]:
+    """``best.ckpt`` (by ``monitor``) and ``last.ckpt`` (the latest validation), in that order.
+
+    ``last.ckpt`` comes from its own callback, written after every validation: since Lightning
+    2.6, ``save_last=True`` writes it only when a top-k checkpoint is written at the same step,
+    which with ``save_top_k=1`` makes it a copy of the best epoch, and a killed run would lose
+    every epoch since the last improvement. The first is ``trainer.checkpoint_callback``.
+    """
+    best = ModelCheckpoint(
+        dirpath=folder, filename="best", monitor=monitor, mode=mode, auto_insert_metric_name=False
+    )
+    # no monitor and one file kept: every validation overwrites last.ckpt
+    latest = ModelCheckpoint(
+        dirpath=folder, filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
+    return [best, latest]
 
 
 def build_loggers(config: DictConfig, output_dir: Path) -> list[Logger]:
