@@ -173,3 +173,25 @@ def test_fit_and_evaluate_write_identical_metric_files(tiny_run, tmp_path):
     for key in ("loss", "backbone", "data", "fold", "seed", "params"):
         assert fitted.facts[key] == evaluated.facts[key], key
     assert not math.isnan(fitted.summary["f1"])
+
+
+def test_condition_table_counts_frames_subjects_and_f1_by_hand():
+    """20 clean frames of two subjects and 20 dark frames of one; one AU, decisions given."""
+    from au.evaluation.occurrence_report import condition_table
+
+    clean = dict(low_light=0, roll=0.0, yaw=0.0, occlusion="none", glasses="none")
+    frames = pd.DataFrame(
+        [{**clean, "subject": "S1" if i < 10 else "S2"} for i in range(20)]
+        + [{**clean, "low_light": 1, "subject": "S3"} for _ in range(20)]
+    )
+    labels = torch.tensor([1.0] * 10 + [0.0] * 10 + [1.0] * 20).unsqueeze(1)
+    # clean: 10 positives, 5 found, no false positive -> F1 2*5 / (2*5 + 5) = 2/3
+    # dark: 20 positives, all 20 found -> F1 1
+    decisions = torch.tensor([1] * 5 + [0] * 15 + [1] * 20).unsqueeze(1)
+    values = {"probs": decisions.float(), "labels": labels, "mask": torch.ones_like(labels)}
+    table = condition_table(frames, ["AU12"], values, decisions).set_index("condition")
+    assert table.loc["clean", ["frames", "subjects"]].tolist() == [20, 2]
+    assert table.loc["low light", ["frames", "subjects"]].tolist() == [20, 1]
+    assert table.loc["clean", "f1"] == pytest.approx(2 / 3)
+    assert table.loc["low light", "f1"] == pytest.approx(1.0)
+    assert list(table.index) == ["clean", "low light"]  # no rotated, glasses or occluded frame

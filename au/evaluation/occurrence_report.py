@@ -47,7 +47,11 @@ def predictions_table(
 def condition_table(
     frames: pd.DataFrame, aus: Sequence[str], values: dict, decisions: torch.Tensor
 ) -> pd.DataFrame | None:
-    """Average F1 at the decisions per nuisance condition of the synthetic set (or None)."""
+    """Average F1 at the decisions per nuisance condition of the synthetic set (or None).
+
+    Each row counts the condition's frames and, where ``frames`` has a ``subject`` column, its
+    subjects: a condition held by two subjects says less than its frame count suggests.
+    """
     rows = []
     for name, query in SYNTHETIC_CONDITIONS:
         try:
@@ -63,7 +67,10 @@ def condition_table(
             aus,
             decisions=decisions[selected],
         )
-        rows.append(dict(condition=name, frames=int(selected.sum()), f1=metrics.iloc[-1]["f1"]))
+        row = dict(condition=name, frames=int(selected.sum()))
+        if "subject" in frames:
+            row["subjects"] = frames.loc[selected.numpy(), "subject"].nunique()
+        rows.append({**row, "f1": metrics.iloc[-1]["f1"]})
     return pd.DataFrame(rows) if rows else None
 
 
