@@ -61,6 +61,7 @@ def test_emotion_scores_per_condition_by_hand():
             "yaw": [0.0] * 30 + [20.0] * 10,
             "occlusion": ["none"] * 40,
             "glasses": ["none"] * 40,
+            "subject": ["S1"] * 15 + ["S2"] * 25,
         }
     )
     truth = ["happiness"] * 10 + ["neutral"] * 10 + ["happiness"] * 20
@@ -68,7 +69,7 @@ def test_emotion_scores_per_condition_by_hand():
     table = condition_scores(frames, truth, {"head": model}, CLASSES).set_index("condition")
     # low light (first 20 frames): 15 of 20 right; happiness F1 = 2*5/(10+5) = 2/3, neutral
     # F1 = 2*10/(10+15) = 0.8 -> macro 0.7333
-    assert table.loc["low light", "frames"] == 20
+    assert table.loc["low light", ["frames", "subjects"]].tolist() == [20, 2]
     assert table.loc["low light", "head accuracy"] == pytest.approx(0.75)
     assert table.loc["low light", "head macro-F1"] == pytest.approx((2 / 3 + 0.8) / 2)
     # conditions with fewer than 20 frames are left out: clean (frames 20-29), rotated
@@ -103,6 +104,22 @@ def test_au_task_record_scores_the_readout_on_the_synthetic_emotions(small_synth
     # read-out of the true AUs beats the majority class on the synthetic episodes
     assert result.summary["readout_calibrated_macro_f1"] > result.summary["majority_macro_f1"]
     assert np.isfinite(result.summary["readout_prototype_v1_accuracy"])
+    # the per-condition tables count subjects (the AU table over the test frames, the emotion
+    # table over the labelled ones), and the report prints the counts as counts, not percent
+    from au.evaluation.occurrence_report import SYNTHETIC_CONDITIONS
+
+    test_frames = datamodule.index.table.iloc[rows]
+    scored = {"f1_by_condition": test_frames, "emotion_by_condition": test_frames[labelled]}
+    for name, frames in scored.items():
+        table = result.tables[name]
+        assert len(table) > 0
+        for row in table.itertuples():
+            chosen = frames.query(dict(SYNTHETIC_CONDITIONS)[row.condition])
+            assert (row.frames, row.subjects) == (len(chosen), chosen["subject"].nunique())
+    first = result.tables["emotion_by_condition"].iloc[0]
+    report = "\n".join(result.sections).split("Emotion by test condition")[1]
+    line = next(line for line in report.splitlines() if line.startswith(f"| {first.condition} "))
+    assert [int(cell) for cell in line.split("|")[2:4]] == [first.frames, first.subjects]
 
 
 def test_readout_merges_with_an_au_record_whose_subjects_differ():

@@ -215,7 +215,7 @@ class EmotionEvaluator:
         ]
         if "emotion_by_condition" in tables:
             conditions = tables["emotion_by_condition"].copy()
-            scores = [c for c in conditions if c not in ("condition", "frames")]
+            scores = [c for c in conditions if c not in ("condition", "frames", "subjects")]
             conditions[scores] = (100 * conditions[scores]).round(1)
             sections.append(
                 "Emotion by test condition (accuracy and macro-F1, %):\n\n"
@@ -247,7 +247,8 @@ def condition_scores(
 
     Returns:
         One row per condition with at least ``MIN_CONDITION_FRAMES`` frames: ``condition``,
-        ``frames``, ``<model> accuracy`` and ``<model> macro-F1``; ``None`` when the index has
+        ``frames``, ``subjects`` (where ``frames`` has a ``subject`` column), ``<model>
+        accuracy`` and ``<model> macro-F1``; ``None`` when the index has
         no condition columns (a real data set).
     """
     truth = np.asarray(truth, dtype=object)
@@ -260,6 +261,8 @@ def condition_scores(
         if int(selected.sum()) < MIN_CONDITION_FRAMES:
             continue
         row = {"condition": name, "frames": int(selected.sum())}
+        if "subject" in frames:
+            row["subjects"] = frames.loc[selected, "subject"].nunique()
         for model, predicted in answers.items():
             chosen = np.asarray(predicted, dtype=object)[selected]
             metrics = emotion_metrics(list(truth[selected]), list(chosen), classes=classes)
