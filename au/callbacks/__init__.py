@@ -2,5 +2,6 @@
 
 from au.callbacks.reproducible import ReproducibleEpochs
 from au.callbacks.two_stage import TwoStageFineTuning
+from au.callbacks.weight_averaging import AveragedWeights
 
-__all__ = ["ReproducibleEpochs", "TwoStageFineTuning"]
+__all__ = ["AveragedWeights", "ReproducibleEpochs", "TwoStageFineTuning"]

@@ -10,7 +10,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from au.callbacks import ReproducibleEpochs, TwoStageFineTuning
+from au.callbacks import AveragedWeights, ReproducibleEpochs, TwoStageFineTuning
 from au.data.datamodule import AUDataModule
 from au.evaluation.run_record import run_facts
 from au.losses.registry import options_from_training_labels
@@ -77,8 +77,11 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
 def build_callbacks(config: DictConfig, output_dir: Path) -> list[L.Callback]:
     """The two-stage schedule, checkpoints (best by val/f1 and last) and an LR monitor."""
     schedule = TwoStageFineTuning(**to_dict(config.schedule))
+    # the average (if any) swaps back before the checkpoints are written: it comes first
+    averaging = [AveragedWeights(schedule.ema_decay)] if schedule.ema_decay is not None else []
     return [
         schedule,
+        *averaging,
         *build_checkpoints(output_dir / "checkpoints", schedule.monitor, schedule.mode),
         ReproducibleEpochs(config.seed),
         LearningRateMonitor(logging_interval="epoch"),
