@@ -96,9 +96,12 @@ def log_record_media(loggers, result, out_dir: Path) -> None:
 
 
 def tested_checkpoint(trainer: L.Trainer, which: str) -> str:
-    """The path of the ``"best"`` (by the monitor) or ``"last"`` checkpoint of this fit."""
-    best, latest = (c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
-    return best.best_model_path if which == "best" else latest.best_model_path
+    """The path of this fit's ``best.ckpt`` (by the monitor) or ``last.ckpt``.
+
+    Each is the one file its checkpoint callback keeps (:func:`au.run.builders.build_checkpoints`).
+    """
+    callbacks = (c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
+    return next(c for c in callbacks if c.filename == which).best_model_path
 
 
 def fit_facts(config: DictConfig, module: L.LightningModule, train_seconds: float) -> dict:

@@ -12,9 +12,8 @@ from lightning.pytorch.callbacks import Callback
 from au.data.features import FeatureDataset, cached_features
 
 Stage2LrDecay = Literal["none", "cosine"]
+Mode = Literal["max", "min"]
 TestCheckpoint = Literal["best", "last"]
-STAGE2_LR_DECAYS = get_args(Stage2LrDecay)
-TEST_CHECKPOINTS = get_args(TestCheckpoint)
 
 
 class TwoStageFineTuning(Callback):
@@ -65,7 +64,7 @@ class TwoStageFineTuning(Callback):
         train_bn: bool = True,
         stage2_lr_decay: Stage2LrDecay = "none",
         monitor: str = "val/f1",
-        mode: Literal["max", "min"] = "max",
+        mode: Mode = "max",
         test_checkpoint: TestCheckpoint = "best",
         ema_decay: float | None = None,
         cache_features: bool = False,
@@ -76,18 +75,16 @@ class TwoStageFineTuning(Callback):
                 "schedule needs stage1_max_epochs >= 0, stage2_epochs >= 0 and patience >= 1; "
                 f"got {stage1_max_epochs}, {stage2_epochs}, {patience}"
             )
-        if stage2_lr_decay not in STAGE2_LR_DECAYS:
-            raise ValueError(
-                f"schedule.stage2_lr_decay must be one of {', '.join(STAGE2_LR_DECAYS)},"
-                f" got {stage2_lr_decay!r}"
-            )
-        if mode not in ("max", "min"):
-            raise ValueError(f"schedule.mode must be 'max' or 'min', got {mode!r}")
-        if test_checkpoint not in TEST_CHECKPOINTS:
-            raise ValueError(
-                f"schedule.test_checkpoint must be one of {', '.join(TEST_CHECKPOINTS)},"
-                f" got {test_checkpoint!r}"
-            )
+        choices = {
+            "stage2_lr_decay": (stage2_lr_decay, Stage2LrDecay),
+            "mode": (mode, Mode),
+            "test_checkpoint": (test_checkpoint, TestCheckpoint),
+        }
+        for key, (value, options) in choices.items():
+            if value not in get_args(options):
+                raise ValueError(
+                    f"schedule.{key} must be one of {', '.join(get_args(options))}, got {value!r}"
+                )
         self.stage1_max_epochs, self.patience = stage1_max_epochs, patience
         self.stage2_epochs, self.unfreeze_last_blocks = stage2_epochs, unfreeze_last_blocks
         self.head_finetune_lr, self.train_bn = head_finetune_lr, train_bn

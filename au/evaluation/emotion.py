@@ -34,7 +34,7 @@ from au.evaluation.emotion_metrics import (
     summary_table,
 )
 from au.evaluation.evaluator import EvaluationResult
-from au.evaluation.occurrence_report import MIN_CONDITION_FRAMES, SYNTHETIC_CONDITIONS
+from au.evaluation.occurrence_report import condition_subsets
 from au.tasks.emotion_readout import RULES, emotion_scores, predict_emotion
 
 #: What :meth:`EmotionEvaluator.process` reads; ``logits`` (AU) too when it scores a read-out.
@@ -246,23 +246,13 @@ def condition_scores(
         classes: The class names.
 
     Returns:
-        One row per condition with at least ``MIN_CONDITION_FRAMES`` frames: ``condition``,
-        ``frames``, ``subjects`` (where ``frames`` has a ``subject`` column), ``<model>
-        accuracy`` and ``<model> macro-F1``; ``None`` when the index has
-        no condition columns (a real data set).
+        One row per condition of :func:`~au.evaluation.occurrence_report.condition_subsets`
+        (``condition``, ``frames``, ``subjects``) with ``<model> accuracy`` and ``<model>
+        macro-F1``; ``None`` when the index has no condition columns (a real data set).
     """
     truth = np.asarray(truth, dtype=object)
     rows = []
-    for name, query in SYNTHETIC_CONDITIONS:
-        try:
-            selected = frames.eval(query).to_numpy(dtype=bool)
-        except (pd.errors.UndefinedVariableError, KeyError, TypeError, ValueError):
-            continue
-        if int(selected.sum()) < MIN_CONDITION_FRAMES:
-            continue
-        row = {"condition": name, "frames": int(selected.sum())}
-        if "subject" in frames:
-            row["subjects"] = frames.loc[selected, "subject"].nunique()
+    for row, selected in condition_subsets(frames):
         for model, predicted in answers.items():
             chosen = np.asarray(predicted, dtype=object)[selected]
             metrics = emotion_metrics(list(truth[selected]), list(chosen), classes=classes)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -44,32 +45,43 @@ def predictions_table(
     return table
 
 
-def condition_table(
-    frames: pd.DataFrame, aus: Sequence[str], values: dict, decisions: torch.Tensor
-) -> pd.DataFrame | None:
-    """Average F1 at the decisions per nuisance condition of the synthetic set (or None).
+def condition_subsets(frames: pd.DataFrame) -> Iterator[tuple[dict, np.ndarray]]:
+    """Each nuisance condition of the synthetic set held by enough of ``frames``.
 
-    Each row counts the condition's frames and, where ``frames`` has a ``subject`` column, its
-    subjects: a condition held by two subjects says less than its frame count suggests.
+    Yields:
+        The start of the condition's table row (``condition``, ``frames`` and, where
+        ``frames`` has a ``subject`` column, ``subjects``: a condition held by two subjects says
+        less than its frame count suggests) and its frames as a boolean mask. Conditions whose
+        columns ``frames`` lacks (a real data set) or with fewer than ``MIN_CONDITION_FRAMES``
+        frames are skipped.
     """
-    rows = []
     for name, query in SYNTHETIC_CONDITIONS:
         try:
-            selected = torch.tensor(frames.eval(query).to_numpy(dtype=bool))
+            selected = frames.eval(query).to_numpy(dtype=bool)
         except (pd.errors.UndefinedVariableError, KeyError, TypeError, ValueError):
             continue
         if int(selected.sum()) < MIN_CONDITION_FRAMES:
             continue
-        metrics = per_au_metrics(
-            values["probs"][selected],
-            values["labels"][selected],
-            values["mask"][selected],
-            aus,
-            decisions=decisions[selected],
-        )
-        row = dict(condition=name, frames=int(selected.sum()))
+        row = {"condition": name, "frames": int(selected.sum())}
         if "subject" in frames:
-            row["subjects"] = frames.loc[selected.numpy(), "subject"].nunique()
+            row["subjects"] = frames.loc[selected, "subject"].nunique()
+        yield row, selected
+
+
+def condition_table(
+    frames: pd.DataFrame, aus: Sequence[str], values: dict, decisions: torch.Tensor
+) -> pd.DataFrame | None:
+    """Average F1 at the decisions per nuisance condition of the synthetic set (or None)."""
+    rows = []
+    for row, selected in condition_subsets(frames):
+        chosen = torch.from_numpy(selected)
+        metrics = per_au_metrics(
+            values["probs"][chosen],
+            values["labels"][chosen],
+            values["mask"][chosen],
+            aus,
+            decisions=decisions[chosen],
+        )
         rows.append({**row, "f1": metrics.iloc[-1]["f1"]})
     return pd.DataFrame(rows) if rows else None
 
