@@ -85,12 +85,13 @@ def test_pr_loss_by_hand():
 
 
 def test_pr_loss_macro_skips_aus_without_positives_and_respects_mask():
+    macro = PrecisionRecallLoss("macro")
     logits = torch.tensor([[0.0, 3.0], [0.0, 3.0]])
     targets = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
-    assert PrecisionRecallLoss()(logits, targets).item() == pytest.approx(0.75, rel=1e-4)
+    assert macro(logits, targets).item() == pytest.approx(0.75, rel=1e-4)
     mask = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # drop the negative of AU 1
     # TP = 0.5, FP = 0, FN = 0.5 -> P = 1, R = 0.5
-    assert PrecisionRecallLoss()(logits, targets, mask).item() == pytest.approx(0.5, rel=1e-4)
+    assert macro(logits, targets, mask).item() == pytest.approx(0.5, rel=1e-4)
 
 
 def test_pr_loss_micro_pools_counts():
@@ -119,7 +120,7 @@ def test_build_loss_rejects_unknown_names_and_weighted_bce_without_weights():
         build_loss({"name": "focal2"})
     with pytest.raises(ValueError, match="pos_weight"):
         build_loss({"name": "weighted_bce"})
-    with pytest.raises(ValueError, match="macro"):
+    with pytest.raises(ValueError, match="loss.average must be 'micro' or 'macro'"):
         build_loss({"name": "pr", "average": "weighted"})
 
 
@@ -128,20 +129,20 @@ def test_pr_loss_absent_au_skip_vs_penalize_by_hand():
     logits = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]])  # p: AU0 .5/.5, AU1 .5/.75
     targets = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
     # AU0: TP .5, FP .5, FN .5 -> P = R = .5 -> term 1 - .25 = .75
-    skip = PrecisionRecallLoss(absent="skip")(logits, targets)
+    skip = PrecisionRecallLoss("macro", absent="skip")(logits, targets)
     assert skip.item() == pytest.approx(0.75, rel=1e-4)
     # AU1: soft false-positive rate (.5 + .75) / 2 = .625; mean of .75 and .625
-    penalize = PrecisionRecallLoss(absent="penalize")(logits, targets)
+    penalize = PrecisionRecallLoss("macro", absent="penalize")(logits, targets)
     assert penalize.item() == pytest.approx((0.75 + 0.625) / 2, rel=1e-4)
 
 
 def test_pr_loss_skip_ignores_the_absent_au_penalize_pushes_it_down():
     logits = torch.tensor([[0.0, 1.0], [0.0, 2.0]], requires_grad=True)
     targets = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
-    PrecisionRecallLoss(absent="skip")(logits, targets).backward()
+    PrecisionRecallLoss("macro", absent="skip")(logits, targets).backward()
     assert logits.grad[:, 1].abs().max().item() == 0.0  # AU1's false positives are unpunished
     logits.grad = None
-    PrecisionRecallLoss(absent="penalize")(logits, targets).backward()
+    PrecisionRecallLoss("macro", absent="penalize")(logits, targets).backward()
     assert (logits.grad[:, 1] > 0).all()  # gradient descent lowers AU1's scores
 
 

@@ -8,7 +8,9 @@ AU head, the AU→emotion read-out under every rule of :data:`au.tasks.emotion_r
 (the calibrated rule with the model's tuned thresholds). Tables: ``emotion_summary`` (one row
 per model), ``emotion_metrics`` (per class), ``emotion_confusion`` (row-normalised),
 ``emotion_predictions`` (per frame) and, on the synthetic set, ``emotion_by_condition``
-(accuracy and macro-F1 per nuisance condition: low light, rotation, glasses, occlusion);
+(accuracy and macro-F1 over one fixed class set per nuisance condition: low light, rotation,
+glasses, occlusion, with subject-level intervals and the majority class; see
+:mod:`au.evaluation.emotion_conditions`);
 headline ``macro_f1``. With a ``figure_dir`` it also writes the confusion matrix and ROC
 curves as PNG.
 
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from au.evaluation.emotion_conditions import condition_scores, condition_sections
 from au.evaluation.emotion_metrics import (
     EmotionMetrics,
     emotion_metrics,
@@ -34,7 +37,6 @@ from au.evaluation.emotion_metrics import (
     summary_table,
 )
 from au.evaluation.evaluator import EvaluationResult
-from au.evaluation.occurrence_report import condition_subsets
 from au.tasks.emotion_readout import RULES, emotion_scores, predict_emotion
 
 #: What :meth:`EmotionEvaluator.process` reads; ``logits`` (AU) too when it scores a read-out.
@@ -86,6 +88,11 @@ class EmotionEvaluator:
         self._parts: dict[str, list[torch.Tensor]] = {}
         self.reset()
 
+    @property
+    def primary_name(self) -> str:
+        """The model scored first (per class, confusion, figures): the head, else the read-out."""
+        return HEAD if self.has_head else PRIMARY_READOUT
+
     def reset(self) -> None:
         """Forget every prediction processed so far."""
         self._parts = {key: [] for key in self.keys}
@@ -122,14 +129,15 @@ class EmotionEvaluator:
         for rule, (names, scores) in readouts.items():
             answers[f"AU read-out ({rule})"] = list(names)
             results[f"AU read-out ({rule})"] = emotion_metrics(truth, names, scores, self.classes)
-        primary = results[HEAD if self.has_head else PRIMARY_READOUT]
+        primary = results[self.primary_name]
         tables = self._tables(primary, results, values, truth, answers)
         summary = self._summary(results, truth)
         if self.frames is not None:
             frames = self.frames.iloc[values["ids"].long().numpy()]
             # the subjects of the labelled frames (an AU record's ``subjects`` may hold more)
             summary["emotion_subjects"] = sorted(map(str, frames["subject"].unique()))
-            conditions = condition_scores(frames, truth, answers, self.classes)
+            majority, name = summary["majority_class"], self.primary_name
+            conditions = condition_scores(frames, truth, answers, self.classes, majority, name)
             if conditions is not None:
                 tables["emotion_by_condition"] = conditions
         if self.figure_dir is not None:
@@ -214,13 +222,7 @@ class EmotionEvaluator:
             + confusion.to_markdown(index=False),
         ]
         if "emotion_by_condition" in tables:
-            conditions = tables["emotion_by_condition"].copy()
-            scores = [c for c in conditions if c not in ("condition", "frames", "subjects")]
-            conditions[scores] = (100 * conditions[scores]).round(1)
-            sections.append(
-                "Emotion by test condition (accuracy and macro-F1, %):\n\n"
-                + conditions.to_markdown(index=False)
-            )
+            sections += condition_sections(tables["emotion_by_condition"], self.primary_name)
         return sections
 
     def _figures(self, model: EmotionMetrics) -> list[str]:
@@ -229,34 +231,3 @@ class EmotionEvaluator:
         paths = [save_confusion_matrix(model, self.figure_dir / "emotion_confusion.png")]
         paths.append(save_roc_curves(model, self.figure_dir / "emotion_roc.png"))
         return [path.name for path in paths if path is not None]
-
-
-def condition_scores(
-    frames: pd.DataFrame,
-    truth: Sequence[str],
-    answers: Mapping[str, Sequence[str]],
-    classes: Sequence[str],
-) -> pd.DataFrame | None:
-    """Accuracy and macro-F1 of each model per nuisance condition of the synthetic set.
-
-    Args:
-        frames: The index rows of the scored frames, in the order of ``truth``.
-        truth: True class per frame.
-        answers: Each model's predicted class per frame (same order).
-        classes: The class names.
-
-    Returns:
-        One row per condition of :func:`~au.evaluation.occurrence_report.condition_subsets`
-        (``condition``, ``frames``, ``subjects``) with ``<model> accuracy`` and ``<model>
-        macro-F1``; ``None`` when the index has no condition columns (a real data set).
-    """
-    truth = np.asarray(truth, dtype=object)
-    rows = []
-    for row, selected in condition_subsets(frames):
-        for model, predicted in answers.items():
-            chosen = np.asarray(predicted, dtype=object)[selected]
-            metrics = emotion_metrics(list(truth[selected]), list(chosen), classes=classes)
-            row[f"{model} accuracy"] = metrics.accuracy
-            row[f"{model} macro-F1"] = metrics.macro["f1"]
-        rows.append(row)
-    return pd.DataFrame(rows) if rows else None

@@ -124,6 +124,19 @@ def emotion_metrics(
     )
 
 
+def f1_from_confusion(counts: np.ndarray) -> np.ndarray:
+    """F1 per class (..., C) from confusion counts (..., C, C), rows the true class.
+
+    ``2 TP / (2 TP + FP + FN)``; NaN for a class with no true sample, 0 for one with true
+    samples of which none is found.
+    """
+    tp = np.diagonal(counts, axis1=-2, axis2=-1)  # (..., C)
+    support, predicted = counts.sum(-1), counts.sum(-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = 2 * tp / (support + predicted)
+    return np.where(support > 0, f1, np.nan)
+
+
 def encode_labels(labels: Sequence[str], classes: list[str], name: str = "labels") -> torch.Tensor:
     """Class indices ``(N,)`` of class names; raise naming the labels that are not classes."""
     index = {c: i for i, c in enumerate(classes)}

@@ -1,4 +1,4 @@
-"""The paper's Precision·Recall loss: ``1 - P·R`` from soft counts of sigmoid outputs."""
+"""The paper's Precision·Recall loss (seed paper 004, eq. 6): ``1 - P·R`` from soft counts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from torch import nn
 from au.losses.masking import full_mask
 from au.losses.registry import register_loss
 
+AVERAGES = ("micro", "macro")
 ABSENT_MODES = ("skip", "penalize")
 
 
@@ -15,27 +16,26 @@ ABSENT_MODES = ("skip", "penalize")
 class PrecisionRecallLoss(nn.Module):
     """``L = 1 - P·R`` with ``TP = Σ y·p``, ``FP = Σ (1-y)·p``, ``FN = Σ y·(1-p)``.
 
-    Soft counts run over the coded frames of the batch (masked labels never count).
+    ``p`` is the sigmoid of a logit; masked (uncoded) labels never count.
 
     Args:
-        average: ``"macro"`` (default) computes P·R per AU over the batch and averages over AUs
-            (see ``absent``); ``"micro"`` pools the counts of all AUs into one P·R.
-        absent: What ``macro`` does with an AU that has no coded positive in the batch, whose
-            recall is undefined. ``"skip"`` (the default, the paper's formula taken literally)
-            leaves it out of the average, so its false positives go unpunished in that batch
-            (on the synthetic set AU1 has no positive in about one batch in five).
-            ``"penalize"`` adds its soft false-positive rate ``FP / N`` (``N`` its coded
-            frames) as that AU's term, so scores of AUs absent from a batch are pushed down.
+        average: ``"micro"`` (default, eq. 6 as written): each sum runs once over every coded
+            (frame, AU) entry of the batch, giving one P·R. ``"macro"``: P·R per AU over the
+            batch, averaged over AUs (see ``absent``).
+        absent: What to do with a term whose recall is undefined because it has no coded
+            positive: with ``macro`` an AU without a positive in the batch (on the synthetic
+            set AU1 has none in about one batch in five), with ``micro`` a batch without any.
+            ``"skip"`` (default) leaves it out (with ``macro`` that AU's false positives go
+            unpunished in that batch; with ``micro`` the loss is 0, still attached to the
+            graph). ``"penalize"`` uses its soft false-positive rate ``FP / N`` (``N`` its coded
+            entries) instead, pushing the scores of absent labels down.
         eps: Added to denominators.
-
-    A batch with no coded positive at all gives 0 with ``absent="skip"`` (there is no recall
-    to maximise), still attached to the graph.
     """
 
-    def __init__(self, average: str = "macro", absent: str = "skip", eps: float = 1e-6):
+    def __init__(self, average: str = "micro", absent: str = "skip", eps: float = 1e-6):
         super().__init__()
-        if average not in ("macro", "micro"):
-            raise ValueError(f"loss.average must be 'macro' or 'micro', got {average!r}")
+        if average not in AVERAGES:
+            raise ValueError(f"loss.average must be 'micro' or 'macro', got {average!r}")
         if absent not in ABSENT_MODES:
             raise ValueError(f"loss.absent must be one of {ABSENT_MODES}, got {absent!r}")
         self.average, self.absent, self.eps = average, absent, eps
@@ -43,21 +43,22 @@ class PrecisionRecallLoss(nn.Module):
     def forward(
         self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Return ``1 - P·R`` (macro over AUs, or micro)."""
+        """Return ``1 - P·R``: one pooled term (micro) or the mean of the per-AU terms (macro)."""
         mask = full_mask(targets, mask)
         probs = torch.sigmoid(logits) * mask  # (B, A)
         y = targets * mask
         dims = (0, 1) if self.average == "micro" else 0
-        tp = (y * probs).sum(dims)
+        tp = (y * probs).sum(dims)  # () micro, (A,) macro
         fp = ((1 - y) * probs).sum(dims)
-        fn = (y * (1 - probs) * mask).sum(dims)
+        fn = (y * (1 - probs)).sum(dims)
+        coded = mask.sum(dims)
         has_positive = y.sum(dims) > 0
         terms = 1 - (tp / (tp + fp + self.eps)) * (tp / (tp + fn + self.eps))
-        if self.average == "macro" and self.absent == "penalize":
-            coded = mask.sum(0)
-            false_positive_rate = fp / coded.clamp(min=1)
-            terms = torch.where(has_positive, terms, false_positive_rate)
-            return terms[coded > 0].mean() if (coded > 0).any() else (logits * 0).sum()
-        if not has_positive.any():
+        if self.absent == "penalize":
+            terms = torch.where(has_positive, terms, fp / coded.clamp(min=1))
+            counted = coded > 0
+        else:
+            counted = has_positive
+        if not counted.any():
             return (logits * 0).sum()
-        return terms[has_positive].mean()
+        return terms[counted].mean()

@@ -2,15 +2,22 @@
 
 A ranking loss such as LSEP (Li, Song & Luo, CVPR 2017) only orders the AUs of one frame: adding
 a constant to a frame's logits leaves the loss unchanged, so one global threshold per AU is not
-the decision rule it was designed with. Li et al. pair it with a learned decision step; au offers
-their threshold estimator:
+a decision rule it supports. au gives it a per-frame threshold instead:
 
 * ``auto`` (default): ``frame_threshold`` for LSEP, ``per_au`` for every other loss.
 * ``per_au``: one threshold per AU, tuned on validation frames to maximise F1
   (:func:`au.evaluation.occurrence_metrics.select_thresholds`).
-* ``frame_threshold``: a threshold per frame, ``θ(x) = w·f(x) + b``, regressed (ridge least
-  squares) from the frame's logits ``f(x)`` to the threshold that best separates that frame's
-  present from its absent AUs (:class:`FrameThresholdEstimator`).
+* ``frame_threshold``: the threshold function of Elisseeff & Weston (NIPS 2001), as BP-MLL
+  (Zhang & Zhou, IEEE TKDE 2006) uses it: a threshold per frame, ``t(x) = w·f(x) + b``,
+  regressed by least squares from the frame's scores ``f(x)`` (here logits) to a target
+  threshold that separates that frame's present from its absent AUs
+  (:class:`FrameThresholdEstimator`). au differs in two details: the target maximises the
+  frame's F1 (Elisseeff & Weston minimise the number of misplaced labels) and the fit is
+  ridge-regularised.
+
+Li, Song & Luo pair LSEP with a different decision step, their label-decision module: a small
+network trained on the CNN's image features, with one branch that estimates the number of
+labels (label count) and one that estimates a threshold per label. au does not implement it.
 """
 
 from __future__ import annotations
@@ -65,11 +72,12 @@ def frame_targets(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
 
 
 class FrameThresholdEstimator(nn.Module):
-    """Li et al. (2017)'s threshold estimation: a linear map from a frame's logits to its threshold.
+    """Elisseeff & Weston's (2001) threshold function: a frame's threshold, linear in its logits.
 
-    Fitted by ridge least squares on validation frames to :func:`frame_targets`; an AU of a
-    frame is present when its logit exceeds the frame's threshold. Weights are buffers, so a
-    checkpoint carries them as plain tensors.
+    The per-instance threshold of BP-MLL (Zhang & Zhou, 2006), not Li, Song & Luo's (2017)
+    label-decision network. Fitted by ridge least squares on validation frames to
+    :func:`frame_targets`; an AU of a frame is present when its logit exceeds the frame's
+    threshold. Weights are buffers, so a checkpoint carries them as plain tensors.
 
     Args:
         num_aus: Number of AU outputs.
