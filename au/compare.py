@@ -2,17 +2,22 @@
 
 Reads finished runs (local run folders, or a W&B project), groups them by (loss, backbone) or
 other keys and writes one table: average F1 mean ± std over seeds, the paired difference to a
-baseline with its 95% confidence interval (bootstrap over test subjects and seeds, paired by
-seed and fold: :mod:`au.evaluation.paired_bootstrap`) and a verdict ("better", "worse" or "no
+baseline with its 95% confidence interval (paired by seed and fold; test subjects resampled
+within folds and the seed-to-seed spread beyond them: :mod:`au.evaluation.paired_bootstrap`)
+and a verdict ("better", "worse" or "no
 detectable difference at this sample size"), per-AU F1, parameter count and training time; as
 markdown (``comparison.md``), CSV (``comparison.csv``, ``per_au_deltas.csv`` with the per-AU
 differences and their intervals, ``runs.csv`` with one row per run), a grouped bar chart
 (``comparison_f1.png``) and the differences with their intervals (``comparison_deltas.png``).
-A run that cannot be read is skipped with a warning naming its file.
+A run that cannot be read is skipped with a warning naming its file. Runs that cannot be
+compared stop the command with one line naming them (exit 2;
+:mod:`au.evaluation.comparison_checks`): a group or a difference mixing tasks or AU sets, a
+pair of runs that read different data, the same replicate twice in a group, a baseline that
+names no group.
 
-With ``--frames QUERY`` every AU run is scored on the test frames whose index row matches a
-pandas query (e.g. ``"low_light == 1"`` or ``"abs(roll) >= 5"`` on the synthetic set;
-:mod:`au.evaluation.frame_subset`), intervals included.
+With ``--frames FILTER`` every AU run is scored on the test frames whose index row matches a
+filter (e.g. ``"low_light == 1"`` or ``"abs(roll) >= 5"`` on the synthetic set; comparisons of
+columns with values only, never code: :mod:`au.evaluation.frame_subset`), intervals included.
 
 Examples:
     python -m au.compare logs/fit/ablations/loss/DATE --baseline bce
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,14 +44,23 @@ import pandas as pd
 import yaml
 
 from au.aus import au_number
+from au.evaluation.comparison_checks import (
+    ComparisonError,
+    check_baseline_exists,
+    check_groups,
+    check_replicates,
+    check_same_data,
+    check_same_question,
+)
 from au.evaluation.comparison_report import (
     SCORES,
     with_group_labels,
     write_comparison,
 )
-from au.evaluation.frame_subset import FrameQueryError, subset_counts
+from au.evaluation.frame_subset import FrameQueryError, parse_frame_filter, subset_counts
 from au.evaluation.paired_bootstrap import SubjectCounts, paired_bootstrap, t_interval, verdict
 from au.evaluation.run_record import RESULTS_DIR, find_run_records, read_run_record, run_facts
+from au.evaluation.subject_stats import emotion_counts, intensity_moments
 from au.tasks.registry import TASKS
 
 #: What identifies a run; runs of one group that differ in the others are its replicates.
@@ -62,8 +77,11 @@ def read_local_run(run_dir: Path, frames: str | None = None) -> dict:
     """One run: its keys, average F1 (+ at 0.5), per-AU F1, parameter count, training time.
 
     An intensity or emotion run is compared on its task's headline instead (``icc``,
-    ``macro_f1``; named in the ``score`` column), with a t interval over the pairs.
-    With ``frames`` (a pandas query on the run's index) an AU run's F1 and counts are those of
+    ``macro_f1``; named in the ``score`` column), with per-subject statistics from its
+    per-frame predictions where it has them (:mod:`au.evaluation.subject_stats`).
+    ``data_id`` is the data the run read (``data_read.index``, else the data set name) and
+    ``targets`` its AUs or emotion classes, comma-joined.
+    With ``frames`` (a filter on the run's index) an AU run's F1 and counts are those of
     the matching test frames (:func:`au.evaluation.frame_subset.subset_counts`); F1 at 0.5 and
     ROC-AUC are then left out, and ``frames`` holds the number of frames.
 
@@ -73,15 +91,18 @@ def read_local_run(run_dir: Path, frames: str | None = None) -> dict:
     row = {"run": str(run_dir)}
     row.update({key: record.facts.get(key) for key in RUN_KEYS})
     row["variant"] = run_variant(Path(run_dir))
+    row["data_id"] = (record.summary.get("data_read") or {}).get("index") or row["data"]
+    row["targets"] = run_targets(record)
     row.update({key: record.summary.get(key) for key in ("f1", *SCORES)})
     row.update({key: record.facts.get(key) for key in ("params", "train_seconds")})
-    headline = TASKS[row.get("task") or "au"].headline
+    row["task"] = row.get("task") or "au"  # records older than the task key are AU runs
+    headline = TASKS[row["task"]].headline
     if headline not in record.summary:  # e.g. a record written before its task had a headline
         headline = "f1"
     row["score"] = headline
     if headline != "f1":  # intensity / emotion: their headline is the compared score
         row["f1"] = record.summary.get(headline)
-        return row
+        return row | headline_counts(record, headline)
     if frames:
         return row | _frame_subset(record, frames, run_dir)
     per_au = record.metrics[lambda table: table["au"] != "average"]
@@ -89,6 +110,27 @@ def read_local_run(run_dir: Path, frames: str | None = None) -> dict:
     if record.has_table("predictions"):
         row["counts"] = SubjectCounts.from_predictions(record.table("predictions"))
     return row
+
+
+def run_targets(record) -> str | None:
+    """A run's AUs (AU or intensity metrics table) or emotion classes, comma-joined."""
+    for name in ("metrics", "intensity_metrics"):
+        if record.has_table(name):
+            return ",".join(a for a in record.table(name)["au"].astype(str) if a != "average")
+    classes = record.summary.get("emotion_classes")
+    return ",".join(classes) if classes else None
+
+
+def headline_counts(record, headline: str) -> dict:
+    """``{"counts": ...}`` of an ICC or emotion macro-F1 headline, if its predictions exist."""
+    if headline == "icc" and record.has_table("intensity_predictions"):
+        return {"counts": intensity_moments(record.table("intensity_predictions"))}
+    classes = record.summary.get("emotion_classes")
+    if headline == "macro_f1" and classes and record.has_table("emotion_predictions"):
+        predictions = record.table("emotion_predictions")
+        if "predicted" in predictions:
+            return {"counts": emotion_counts(predictions, classes)}
+    return {}
 
 
 def run_variant(run_dir: Path) -> str:
@@ -171,6 +213,7 @@ def collect_wandb_runs(project: str) -> pd.DataFrame:
         facts = run_facts(dict(run.config))
         row = {"run": "/".join(run.path), **{key: facts[key] for key in RUN_KEYS}}
         row["variant"] = "unknown"  # W&B keeps the resolved config, not the overrides
+        row["data_id"] = facts["data"]
         row.update(f1=summary["test/f1"], params=summary.get("params"))
         row.update(
             {
@@ -180,6 +223,7 @@ def collect_wandb_runs(project: str) -> pd.DataFrame:
             }
         )
         aus = [k.removeprefix("test/f1/") for k in summary if k.startswith("test/f1/AU")]
+        row["targets"] = ",".join(aus) or None
         counts = summary.get("test/subject_counts")
         if counts:
             row["counts"] = SubjectCounts.from_json(json.loads(counts))
@@ -200,7 +244,9 @@ def parse_baseline(spec: str, group_by: Sequence[str]) -> dict[str, str]:
         if not sep or (key not in group_by and key not in GROUP_KEYS):
             key, value = next(positional, ""), part  # a value that holds "=", e.g. a variant
         if key not in group_by:
-            raise ValueError(f"baseline {spec!r}: {part!r} names none of the keys {list(group_by)}")
+            raise ComparisonError(
+                f"baseline {spec!r}: {part!r} names none of the keys {list(group_by)}"
+            )
         baseline[key] = value
     return baseline
 
@@ -209,14 +255,20 @@ def replicate_pairs(runs: pd.DataFrame, group: str, reference: str, group_by) ->
     """The runs of ``group`` and ``reference`` that share a replicate, one row per pair.
 
     Replicates pair up on the :data:`PAIR_KEYS` that are not grouped by (seed, fold, data);
-    columns ``f1``/``counts`` come with suffixes ``_variant`` and ``_baseline``, and
-    ``stratum`` names the test set (data set and fold) the pair was scored on.
+    columns ``run``/``data_id``/``f1``/``counts`` come with suffixes ``_variant`` and
+    ``_baseline``, and ``stratum`` names the test set (data set and fold) the pair was scored on.
+
+    Raises:
+        ComparisonError: If the groups answer different tasks or targets, or a pair's runs read
+            different data (:mod:`au.evaluation.comparison_checks`).
     """
+    check_same_question(runs, group, reference)
     pair_keys = [k for k in PAIR_KEYS if k not in group_by]
-    columns = [*pair_keys, "f1", *(["counts"] if "counts" in runs else [])]
-    variant = runs.loc[runs["group"] == group, columns].drop_duplicates(pair_keys)
-    baseline = runs.loc[runs["group"] == reference, columns].drop_duplicates(pair_keys)
+    columns = ["run", *pair_keys, "data_id", "f1", *(["counts"] if "counts" in runs else [])]
+    variant = runs.loc[runs["group"] == group, columns]
+    baseline = runs.loc[runs["group"] == reference, columns]
     pairs = variant.merge(baseline, on=pair_keys, suffixes=("_variant", "_baseline"))
+    check_same_data(pairs)
     strata = [k for k in pair_keys if k != "seed"]
     values = pairs[strata].astype(str).itertuples(index=False)
     pairs["stratum"] = ["/".join(v) for v in values] if strata else "all"
@@ -224,11 +276,12 @@ def replicate_pairs(runs: pd.DataFrame, group: str, reference: str, group_by) ->
 
 
 def paired_difference(pairs: pd.DataFrame, samples: int = 2000) -> dict:
-    """Mean paired difference of average F1 with a 95% interval and a verdict.
+    """Mean paired difference of the score with a 95% interval and a verdict.
 
-    With per-subject counts for every run, the interval is the paired bootstrap over test
-    subjects and seeds (:func:`au.evaluation.paired_bootstrap.paired_bootstrap`); without them
-    (older runs), a t interval over the pairs; with one pair and no counts, no interval.
+    With per-subject statistics for every run, the interval resamples test subjects within
+    folds and adds the seed-to-seed spread beyond them
+    (:func:`au.evaluation.paired_bootstrap.paired_bootstrap`); without them (older runs), a t
+    interval over the pairs; with one pair and no statistics, no interval.
     """
     deltas = (pairs["f1_variant"] - pairs["f1_baseline"]).dropna()
     out = dict(delta_mean=deltas.mean(), delta_low=np.nan, delta_high=np.nan, pairs=len(deltas))
@@ -246,7 +299,12 @@ def paired_difference(pairs: pd.DataFrame, samples: int = 2000) -> dict:
             samples=samples,
         )
         out.update(delta_mean=result.mean, delta_low=result.low, delta_high=result.high)
-        out.update(ci="bootstrap: test subjects x seeds", per_au=result.per_au)
+        method = (
+            f"t (df {result.df:.0f}): test subjects resampled in folds + seed spread"
+            if result.seeds_measured
+            else "t: test subjects resampled only (one seed per fold: training noise unmeasured)"
+        )
+        out.update(ci=method, per_au=result.per_au)
     elif len(deltas) >= 2:
         _, low, high = t_interval(deltas)
         out.update(delta_low=low, delta_high=high, ci="t over pairs (no per-subject predictions)")
@@ -255,6 +313,7 @@ def paired_difference(pairs: pd.DataFrame, samples: int = 2000) -> dict:
 
 
 def _baseline_columns(runs, table: pd.DataFrame, spec: dict, group_by) -> pd.DataFrame:
+    check_replicates(runs, [k for k in PAIR_KEYS if k not in group_by])
     rows = []
     for group, values in table[list(group_by)].iterrows():
         reference = " / ".join(str(spec.get(key, values[key])) for key in group_by)
@@ -292,6 +351,7 @@ def compare_runs(
     """
     group_by = list(group_by)
     runs = with_group_labels(runs, group_by)
+    check_groups(runs)
     grouped = runs.groupby("group")
     table = grouped[group_by].first()
     table["runs"] = grouped.size()
@@ -304,9 +364,9 @@ def compare_runs(
     table["params"] = grouped["params"].median()
     table["train_seconds"] = grouped["train_seconds"].mean()
     if baseline:
-        table = table.join(
-            _baseline_columns(runs, table, parse_baseline(baseline, group_by), group_by)
-        )
+        spec = parse_baseline(baseline, group_by)
+        check_baseline_exists(table, spec, baseline)
+        table = table.join(_baseline_columns(runs, table, spec, group_by))
     au_columns = sorted(
         (c for c in runs.columns if c.startswith("f1/")), key=lambda c: au_number(c[3:])
     )
@@ -326,8 +386,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--frames",
         metavar="QUERY",
-        help="score AU runs on the test frames matching a pandas query on the index, e.g. "
-        '"low_light == 1" (local runs only)',
+        help="score AU runs on the test frames matching a filter on the index columns, e.g. "
+        '"low_light == 1 and abs(roll) >= 5" (local runs only)',
     )
     args = parser.parse_args(argv)
     if bool(args.roots) == bool(args.wandb):
@@ -335,18 +395,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.frames and args.wandb:
         parser.error("--frames needs local runs (their test_predictions.csv and index)")
     try:
+        if args.frames:
+            parse_frame_filter(args.frames)  # refused before any run is read
         runs = (
             collect_wandb_runs(args.wandb)
             if args.wandb
             else collect_local_runs(args.roots, args.frames)
         )
-    except FrameQueryError as err:
-        raise SystemExit(f"error: {err}") from err
-    if runs.empty:
-        raise SystemExit("no finished run with a test F1 to compare")
+        if runs.empty:
+            raise ComparisonError(f"no finished run with a test score in {args.wandb}")
+        table = compare_runs(runs, args.group_by, args.baseline)
+    except (ComparisonError, FrameQueryError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     default_out = Path(args.roots[0]) / "comparison" if args.roots else Path("comparison")
     out_dir = args.out or default_out
-    table = compare_runs(runs, args.group_by, args.baseline)
     text = write_comparison(runs, table, args.group_by, out_dir, args.baseline, args.frames)
     print(text + f"\ncompared {len(runs)} runs; results: {out_dir}")
 

@@ -304,6 +304,8 @@ def test_intensity_comparison_is_captioned_with_its_headline_and_t_interval(tmp_
     table = compare_runs(runs, group_by=["experiment"], baseline="mse")
     text = write_comparison(runs, table, ["experiment"], tmp_path / "out", baseline="mse")
     assert text.startswith("Test headline score (x100) of 6 runs")
-    assert "icc: intensity ICC(3,1)" in text and "(t interval over the pairs;" in text
+    assert (
+        "icc: intensity ICC(3,1)" in text and "(t over pairs (no per-subject predictions))" in text
+    )
     assert "| experiment   | runs   | seeds   | score   | headline   |" in text
     assert "| ordinal      | 3      | 0,1,2   | icc     | 51.3 ± 3.2 | +11.3 [" in text

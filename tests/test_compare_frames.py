@@ -52,9 +52,13 @@ def test_runs_are_scored_on_the_matching_frames_only(small_synthetic, tmp_path, 
     assert "compared 6 runs" in capsys.readouterr().out
 
 
-def test_a_query_the_index_cannot_answer_stops_with_one_line(small_synthetic, tmp_path):
+def test_a_query_the_index_cannot_answer_stops_with_one_line(small_synthetic, tmp_path, capsys):
     _write_runs(tmp_path, small_synthetic, frames=30)
-    with pytest.raises(FrameQueryError, match="darkness"):
+    with pytest.raises(FrameQueryError, match="no column 'darkness' \\(index columns: "):
         collect_local_runs([tmp_path], frames="darkness == 1")
-    with pytest.raises(SystemExit, match="error: --frames 'roll' is not a condition"):
+    with pytest.raises(SystemExit) as stop:
         main([str(tmp_path), "--frames", "roll"])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --frames 'roll': 'roll' is not a condition; expected ")
+    assert error.count("\n") == 1

@@ -11,6 +11,7 @@ import yaml
 
 from au.compare import collect_local_runs, compare_runs
 from au.evaluate import run_evaluate
+from au.evaluation.comparison_checks import ComparisonError
 from au.evaluation.evaluator import EvaluationResult, Evaluator
 from au.evaluation.occurrence import AUOccurrenceEvaluator
 from au.evaluation.run_record import read_run_record, run_facts, write_run_record
@@ -144,7 +145,8 @@ def write_record(folder, facts: dict, f1: float) -> None:
 
 
 def test_compare_keeps_tasks_apart(tmp_path):
-    """An AU run and a joint run trained with the same AU loss are two groups of au.compare."""
+    """An AU run and a joint run trained with the same AU loss are two groups of au.compare,
+    and neither is subtracted from the other."""
     for seed in (0, 1):
         au_facts = dict(task="au", loss="bce", decision="auto", seed=seed)
         joint_facts = dict(task="joint", loss="bce+cross_entropy", decision="auto", seed=seed)
@@ -152,7 +154,9 @@ def test_compare_keeps_tasks_apart(tmp_path):
         write_record(tmp_path / f"joint-{seed}", joint_facts, 0.3 + 0.1 * seed)
     runs = collect_local_runs([tmp_path])
     assert sorted(runs["task"]) == ["au", "au", "joint", "joint"]
-    table = compare_runs(runs, group_by=["task"], baseline="au").set_index("task")
+    with pytest.raises(ComparisonError, match="cannot subtract 'au' from 'joint': task differs"):
+        compare_runs(runs, group_by=["task"], baseline="au")
+    table = compare_runs(runs, group_by=["task"]).set_index("task")
     assert table.loc["au", "f1_mean"] == pytest.approx(0.55)
     assert table.loc["joint", "f1_mean"] == pytest.approx(0.35)
     assert table.loc["joint", "runs"] == 2

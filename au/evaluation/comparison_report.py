@@ -61,10 +61,17 @@ def only_f1(table: pd.DataFrame) -> bool:
     return "score" not in table or table["score"].eq("f1").all()
 
 
-def comparison_caption(runs: int, baseline: str | None, f1: bool, frames: str | None = None) -> str:
+def comparison_caption(
+    runs: int,
+    baseline: str | None,
+    f1: bool,
+    frames: str | None = None,
+    intervals: Sequence[str] = (),
+) -> str:
     """What the comparison table shows; ``f1``: every group is compared on AU F1.
 
-    ``frames``: the query that chose the test frames (``--frames``).
+    ``frames``: the filter that chose the test frames (``--frames``); ``intervals``: how the
+    intervals were made (the table's ``ci`` values; default: test subjects and seeds).
     """
     if f1 and frames:
         text = (
@@ -72,20 +79,23 @@ def comparison_caption(runs: int, baseline: str | None, f1: bool, frames: str | 
             "columns): mean ± std (ddof=1) over seeds and folds; Avg.F1 at the decisions "
             "fitted on validation subjects."
         )
-        interval = "bootstrap over the test subjects with such frames, and seeds"
+        interval = "test subjects with such frames resampled within folds, plus seed spread"
     elif f1:
         text = (
             f"Test F1 (%) of {runs} runs: mean ± std (ddof=1) over seeds and folds; Avg.F1 at "
             "the decisions fitted on validation subjects, F1@0.5 at 0.5, ROC-AUC threshold-free."
         )
-        interval = "bootstrap over test subjects and seeds"
+        interval = "test subjects resampled within folds, plus seed spread"
     else:
         text = (
             f"Test headline score (x100) of {runs} runs, named in the score column (f1: AU "
             "Avg.F1, icc: intensity ICC(3,1), macro_f1: emotion macro-F1): mean ± std (ddof=1) "
             "over seeds and folds."
         )
-        interval = "t interval over the pairs; AU F1: bootstrap over test subjects and seeds"
+        interval = "test subjects resampled within folds, plus seed spread"
+    methods = sorted({i for i in intervals if isinstance(i, str) and i and i != "none"})
+    if methods:
+        interval = "; ".join(methods)
     if baseline:
         text += (
             " Δ: mean difference of the score to the baseline, paired by seed and fold, with its "
@@ -134,7 +144,7 @@ def write_comparison(
     runs.drop(columns=["counts"], errors="ignore").to_csv(out_dir / "runs.csv", index=False)
     table.drop(columns=["per_au"], errors="ignore").to_csv(out_dir / "comparison.csv")
     text = (
-        comparison_caption(len(runs), baseline, only_f1(table), frames)
+        comparison_caption(len(runs), baseline, only_f1(table), frames, table.get("ci", ()))
         + "\n\n"
         + comparison_markdown(table, group_by, baseline)
         + "\n"
