@@ -80,6 +80,8 @@ class AUDataModule(L.LightningDataModule):
             ``False`` for no augmentation.
         clahe: Contrast-normalise every crop (CLAHE) in training and evaluation, for low
             light (:func:`au.data.transforms.contrast_normalization`).
+        allow_outside_root: Let index rows name images outside the index's folder (absolute
+            paths, ``../``); refused by default, naming the rows.
         task: The task (:mod:`au.tasks`) whose further targets every sample carries (e.g.
             intensities, the emotion class); default AU occurrence, which needs none.
         mean: Per-channel normalisation mean: the backbone's
@@ -109,6 +111,7 @@ class AUDataModule(L.LightningDataModule):
         cache_images: bool = False,
         augment: dict | bool | None = None,
         clahe: bool = False,
+        allow_outside_root: bool = False,
         name: str = "index",
         task: Task | None = None,
         mean: Sequence[float] = IMAGENET_MEAN,
@@ -132,6 +135,7 @@ class AUDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or 2 * batch_size
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.cache_images = cache_images
+        self.allow_outside_root = allow_outside_root
         self.augment = augment
         self.clahe = clahe
         self.mean, self.std = normalization(channels, mean, std)
@@ -161,7 +165,10 @@ class AUDataModule(L.LightningDataModule):
 
     def _load(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
         """Table, labels, masks and image paths of the index, or of several indexes combined."""
-        indexes = [read_index(p, check_images=True) for p in self._index_locations()]
+        indexes = [
+            read_index(p, check_images=True, allow_outside_root=self.allow_outside_root)
+            for p in self._index_locations()
+        ]
         if len(indexes) > 1 and self.positive_threshold is not None:
             raise ValueError(
                 "combining indexes: leave data.positive_threshold null (each index "

@@ -6,7 +6,8 @@ a user's own data all write this format, so all of them train, evaluate and pred
 
 Columns of ``index.csv``:
 
-* ``path`` (required): the face image, relative to the folder of ``index.csv`` (or absolute).
+* ``path`` (required): the face image, relative to the folder of ``index.csv``; a path outside
+  that folder (absolute elsewhere, or ``../``) needs ``allow_outside_root`` (``data.`` key).
 * ``subject`` (required): the person; splits never share a subject.
 * ``frame`` (optional, int): position in the subject's video; 0 for still images.
 * ``AU<n>`` (one per labelled AU, e.g. ``AU1``, ``AU12``): the label. An intensity 0-5 for
@@ -33,7 +34,13 @@ import numpy as np
 import pandas as pd
 
 from au.aus import UnknownAUError, parse_au
-from au.data.validation import duplicate_problems, image_problems, label_problems
+from au.data.validation import (
+    duplicate_problems,
+    image_problems,
+    label_problems,
+    label_scale_problem,
+    outside_root_problems,
+)
 from au.tasks.emotion_readout import parse_emotion
 
 INDEX_CSV = "index.csv"
@@ -81,17 +88,21 @@ class AUIndex:
             ``labels`` (N, A) float32 in {0, 1} and ``mask`` (N, A) float32, 1 where coded.
         """
         threshold = self.positive_threshold if positive_threshold is None else positive_threshold
-        n = len(self.table)
-        labels = np.zeros((n, len(aus)), dtype=np.float32)
-        mask = np.zeros((n, len(aus)), dtype=np.float32)
+        values = self.values(aus)  # (N, A), NaN where not coded
+        coded = ~np.isnan(values)
+        problem = label_scale_problem(values, aus, threshold, self.meta)
+        if problem:
+            raise IndexFormatError(f"{self.root / INDEX_CSV}: {problem}")
+        labels = (coded & (np.nan_to_num(values, nan=-np.inf) >= threshold)).astype(np.float32)
+        return labels, coded.astype(np.float32)
+
+    def values(self, aus: list[str]) -> np.ndarray:
+        """The raw label values (N, A) of ``aus`` as float64, NaN where not coded or absent."""
+        values = np.full((len(self.table), len(aus)), np.nan)
         for j, au in enumerate(aus):
-            if au not in self.table.columns:
-                continue
-            values = pd.to_numeric(self.table[au], errors="coerce").to_numpy(dtype=np.float64)
-            coded = ~np.isnan(values)
-            labels[coded, j] = (values[coded] >= threshold).astype(np.float32)
-            mask[:, j] = coded
-        return labels, mask
+            if au in self.table.columns:
+                values[:, j] = pd.to_numeric(self.table[au], errors="coerce")
+        return values
 
     def intensities(self, aus: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Coded intensities (0-5, not thresholded) and masks for ``aus``.
@@ -100,10 +111,7 @@ class AUIndex:
             IndexFormatError: If the index codes occurrence only (``label_type`` of
                 ``index.json`` is ``"occurrence"``, or it is unset and every value is 0 or 1).
         """
-        values = np.full((len(self.table), len(aus)), np.nan)
-        for j, au in enumerate(aus):
-            if au in self.table.columns:
-                values[:, j] = pd.to_numeric(self.table[au], errors="coerce")
+        values = self.values(aus)
         coded = ~np.isnan(values)
         label_type = self.meta.get("label_type")
         binary = bool(np.isin(values[coded], (0.0, 1.0)).all())
@@ -159,19 +167,44 @@ def _read_meta(folder: Path) -> dict:
         raise IndexFormatError(f"{meta_path} is not valid JSON: {err}") from err
 
 
-def read_index(path: str | Path, check_images: bool = False) -> AUIndex:
+def _read_table(csv_path: Path) -> pd.DataFrame:
+    """The rows of an index CSV; raises naming the file when it is empty or has no image row."""
+    expected = "expected a header line (path,subject,AU1,...) and one row per image"
+    try:
+        table = pd.read_csv(csv_path, dtype={"subject": str, "path": str}, keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        raise IndexFormatError(f"index CSV {csv_path} is empty: {expected}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise IndexFormatError(f"cannot read index CSV {csv_path}: {err}") from err
+    if table.empty:
+        raise IndexFormatError(f"index CSV {csv_path} has a header but no image row: {expected}")
+    return table
+
+
+def read_index(
+    path: str | Path, check_images: bool = False, allow_outside_root: bool = False
+) -> AUIndex:
     """Read and validate an index CSV (or the folder that holds ``index.csv``).
 
     AU values must be numbers on the data set's scale (``label_type`` of ``index.json``) or
-    empty, and no image path may appear twice. With ``check_images`` every image must exist and
-    decode. All problems are reported together, one line each, naming the CSV rows.
+    empty, no image may appear twice (however its path is spelt: ``./a.jpg`` is ``a.jpg``), and
+    every image must lie inside the index's folder unless ``allow_outside_root``. With
+    ``check_images`` every image must exist, run to its end (a JPEG or PNG cut short is named)
+    and decode. All problems are reported together, one line each, naming the CSV rows.
+
+    Args:
+        path: ``index.csv`` or its folder.
+        check_images: Also open every image (about 0.1 ms each).
+        allow_outside_root: Accept absolute paths elsewhere and ``../`` paths
+            (``data.allow_outside_root``).
 
     Raises:
-        IndexFormatError: If the file is missing, unreadable, lacks a required column, has
-            neither an AU column nor an ``emotion`` column (an emotion-only set such as FER-2013
-            has every AU masked), names an AU column that is not a FACS AU, or (all listed at
-            once) holds AU values off the scale, repeated image paths, or, with
-            ``check_images``, images that are missing or do not decode.
+        IndexFormatError: If the file is missing, empty, unreadable, has no image row, lacks a
+            required column, has neither an AU column nor an ``emotion`` column (an
+            emotion-only set such as FER-2013 has every AU masked), names an AU column that is
+            not a FACS AU, or (all listed at once) holds AU values off the scale, repeated
+            images, images outside its folder (unless ``allow_outside_root``), or, with
+            ``check_images``, images that are missing, cut short or do not decode.
     """
     path = Path(path).expanduser()
     csv_path = path / INDEX_CSV if path.is_dir() else path
@@ -180,10 +213,7 @@ def read_index(path: str | Path, check_images: bool = False) -> AUIndex:
             f"index CSV not found: {csv_path} (prepare the data set first, or point "
             "data.index_csv / data.root at an existing one)"
         )
-    try:
-        table = pd.read_csv(csv_path, dtype={"subject": str, "path": str}, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise IndexFormatError(f"cannot read index CSV {csv_path}: {err}") from err
+    table = _read_table(csv_path)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise IndexFormatError(
@@ -203,7 +233,10 @@ def read_index(path: str | Path, check_images: bool = False) -> AUIndex:
         row = int(np.flatnonzero(table["path"].isna() | table["subject"].isna())[0])
         raise IndexFormatError(f"{csv_path}: row {row + 2} has an empty path or subject")
     index = AUIndex(table=table, root=csv_path.parent, meta=_read_meta(csv_path.parent))
-    problems = label_problems(table, au_columns, index.meta) + duplicate_problems(table)
+    problems = label_problems(table, au_columns, index.meta)
+    problems += duplicate_problems(table, index.root)
+    if not allow_outside_root:
+        problems += outside_root_problems(table, index.root)
     if check_images:
         problems += image_problems(index.image_paths())
     if problems:

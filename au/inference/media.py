@@ -6,6 +6,7 @@ Every frame comes out as uint8 RGB (H, W, 3). A file that cannot be read raises
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from au.data.dataset import ImageReadError, read_image
+from au.data.dataset import ImageReadError, has_text_name, printable_path, read_image
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".wmv"})
@@ -61,10 +64,12 @@ def find_sources(location: str | int | Path) -> list[Source]:
 
     An int (or a string of digits that is not an existing path) is a camera index.
 
-    A folder is searched recursively, in sorted order; files of other types are ignored.
+    A folder is searched recursively, in sorted order; files of other types are ignored, and
+    files whose names are not valid UTF-8 are skipped with a warning naming them.
 
     Raises:
         FileNotFoundError: If the path does not exist.
+        MediaReadError: If the file's name is not valid UTF-8.
         ValueError: If a file is neither an image nor a video, or a folder holds none.
     """
     path = Path(str(location)).expanduser()
@@ -73,13 +78,23 @@ def find_sources(location: str | int | Path) -> list[Source]:
     if not path.exists():
         raise FileNotFoundError(f"predict input not found: {path}")
     if path.is_file():
+        if not has_text_name(path):
+            raise MediaReadError(
+                f"predict input {printable_path(path)}: file name is not valid UTF-8 (rename it)"
+            )
         if media_kind(path) is None:
             raise ValueError(f"predict input {path} is not an image or video ({_known_types()})")
         return [Source(media_kind(path), path, path.name)]
     files = sorted(p for p in path.rglob("*") if p.is_file() and media_kind(p))
-    if not files:
+    named = [p for p in files if has_text_name(p)]
+    for unnamed in sorted(set(files) - set(named)):
+        log.warning(
+            "skipping %s: its file name is not valid UTF-8, so outputs cannot name it (rename it)",
+            printable_path(unnamed),
+        )
+    if not named:
         raise ValueError(f"no images or videos in folder {path} ({_known_types()})")
-    return [Source(media_kind(p), p, p.relative_to(path).as_posix()) for p in files]
+    return [Source(media_kind(p), p, p.relative_to(path).as_posix()) for p in named]
 
 
 def _known_types() -> str:
@@ -141,7 +156,11 @@ def read_frames(
 
 def _open_capture(source: Source) -> cv2.VideoCapture:
     if source.kind == "video" and not Path(source.location).is_file():
-        raise MediaReadError(f"cannot read video {source.location}: missing")
+        raise MediaReadError(f"cannot read video {printable_path(source.location)}: missing")
+    if source.kind == "video" and not has_text_name(source.location):  # OpenCV would crash
+        raise MediaReadError(
+            f"cannot open video {printable_path(source.location)}: name is not valid UTF-8"
+        )
     location = source.location if source.kind == "camera" else str(source.location)
     capture = cv2.VideoCapture(location)
     if not capture.isOpened():

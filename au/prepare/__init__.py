@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from au.data.dataset import ImageReadError
 from au.data.index import write_index
 from au.prepare.common import PrepareError, log
 from au.prepare.registry import reader, register_reader, registered_readers
@@ -65,11 +66,14 @@ def prepare(name: str, raw: str | Path, out: str | Path | None = None, **options
 
     Raises:
         PrepareError: On an unknown ``name`` (naming the known ones) or a problem with the
-            release.
+            release (an image that is missing, cut short or corrupt included).
     """
     prepare_release = reader(name).prepare
     target = Path(out).expanduser() if out else default_out(name)
-    return prepare_release(Path(raw).expanduser(), target, **options)
+    try:
+        return prepare_release(Path(raw).expanduser(), target, **options)
+    except ImageReadError as err:
+        raise PrepareError(str(err)) from err
 
 
 def _part_paths(out: Path, unit: str) -> tuple[Path, Path]:

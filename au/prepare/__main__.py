@@ -12,6 +12,7 @@ the data-set-specific options below that it takes, and giving one to another rea
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import sys
 from collections.abc import Sequence
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-rotate",
         dest="rotate",
         action="store_false",
-        help="do not rotate crops to level the eyes",
+        default=None,
+        help="do not rotate crops to level the eyes (readers that crop from landmarks)",
     )
     parser.add_argument("--camera", choices=("left", "right", "both"), help="DISFA camera(s)")
     parser.add_argument("--frame-offset", type=int, help="BP4D: image number - CSV frame number")
@@ -88,12 +90,30 @@ def options_of(args: argparse.Namespace) -> dict:
         "workers": args.workers,
         "force": args.force,
         "limit_subjects": args.limit_subjects,
-        "rotate": args.rotate,
     }
+    options.update(rotate_option(args, readers))
     options.update(specific_options(args, readers))
     if (crop_size is not None and crop_size < 8) or args.workers < 1:
         raise PrepareError("--crop-size must be at least 8 and --workers at least 1")
     return options
+
+
+def takes_rotate(reader: Reader) -> bool:
+    """Whether a reader crops from eye positions, so ``--no-rotate`` means something to it."""
+    return "rotate" in inspect.signature(reader.prepare).parameters
+
+
+def rotate_option(args: argparse.Namespace, readers: dict[str, Reader]) -> dict:
+    """``{"rotate": ...}`` for a reader that rotates crops; ``--no-rotate`` to another: error."""
+    if takes_rotate(readers[args.name]):
+        return {"rotate": args.rotate is not False}
+    if args.rotate is False:
+        names = sorted(name for name, reader in readers.items() if takes_rotate(reader))
+        raise PrepareError(
+            f"--no-rotate applies to {', '.join(names)} only, not {args.name} (its crops are "
+            "never rotated)"
+        )
+    return {}
 
 
 def specific_options(args: argparse.Namespace, readers: dict[str, Reader]) -> dict:

@@ -92,7 +92,10 @@ def labels_of(kind: str, code: str, unlisted: str) -> tuple[dict[str, float], st
 
 
 def read_lm2(path: Path) -> tuple[list[str], np.ndarray]:
-    """Landmark names and (N, 2) x/y points of a ``.lm2`` file."""
+    """Landmark names and (N, 2) x/y points of a ``.lm2`` file.
+
+    Section headers are matched in any case (``22 landmarks:`` or ``22 Landmarks:``).
+    """
     lines = [
         ln.strip()
         for ln in require_file(path, "Bosphorus .lm2 landmark file")
@@ -100,11 +103,14 @@ def read_lm2(path: Path) -> tuple[list[str], np.ndarray]:
         .decode("latin-1")
         .splitlines()
     ]
+    headers = [ln.lower().rstrip(":").strip() for ln in lines]  # writers differ in case
     try:
-        count = next(int(m.group(1)) for ln in lines if (m := re.match(r"(\d+)\s+landmarks", ln)))
-        start = lines.index("Labels:") + 1
+        count = next(
+            int(m.group(1)) for ln in lines if (m := re.match(r"(\d+)\s+landmarks", ln, re.I))
+        )
+        start = headers.index("labels") + 1
         names = lines[start : start + count]
-        first = lines.index("2D Image coordinates:") + 1
+        first = headers.index("2d image coordinates") + 1
         rows = [ln.split() for ln in lines[first:] if ln][:count]
         points = np.array([[float(v) for v in row[:2]] for row in rows], dtype=np.float64)
     except (StopIteration, ValueError) as err:

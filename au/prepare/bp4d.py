@@ -5,7 +5,9 @@ Release layout read::
     <raw>/AUCoding/AU_OCC/F001_T1.csv      header "0,1,2,...": frame column, then AU numbers;
                                            cells 0 absent, 1 present, 9 not coded
     <raw>/Sequences/F001/T1/2440.jpg       2D texture frames (or "Sequences(2D+3D)/", "2D+3D/";
-                                           any zero padding of the frame number)
+                                           any zero padding; numbered as the CSV frames, or
+                                           from 0000.jpg = CSV frame 1: detected, see
+                                           ``detect_frame_offset``)
 
 Only the 12 AUs of the FERA 2015 / JAA-Net protocol are kept (``BP4D_AUS``); 9 becomes an empty
 (masked) cell. The release ships no 2D landmarks au relies on, so crops use OpenCV's face
@@ -118,6 +120,57 @@ def frame_images(folder: Path) -> dict[int, Path]:
     return images
 
 
+def csv_frames(path: Path) -> set[int]:
+    """The frame numbers of a task CSV (its first column)."""
+    return set(read_occurrence(path)[0].tolist())
+
+
+def detect_frame_offset(layout: Layout, tasks: dict[str, list[Path]]) -> tuple[int | None, str]:
+    """The image numbering of the release: ``(offset, how it was judged)``.
+
+    A task folder holding image 0 (``0000.jpg``) for a CSV without frame 0 numbers its images
+    from 0, as the BP4D user guide describes, so image = CSV frame - 1 (offset -1); folders
+    numbered like their CSVs give offset 0. ``None`` when the folders disagree.
+    """
+    from_zero, as_csv = [], []
+    for subject, csvs in tasks.items():
+        for csv in csvs:
+            folder = layout.images / subject / _TASK_CSV.match(csv.name).group(2)
+            images = frame_images(folder)
+            if images:
+                zero = 0 in images and 0 not in csv_frames(csv)
+                (from_zero if zero else as_csv).append(f"{subject}/{folder.name}")
+    if from_zero and as_csv:
+        return None, (
+            f"{len(from_zero)} task folder(s) number images from 0000.jpg (e.g. {from_zero[0]}) "
+            f"but {len(as_csv)} do not (e.g. {as_csv[0]})"
+        )
+    if from_zero:
+        return -1, f"images numbered from 0 (0000.jpg is CSV frame 1) in {len(from_zero)} folders"
+    return 0, f"images numbered as the CSV frames in {len(as_csv)} folders"
+
+
+def resolve_frame_offset(layout: Layout, tasks: dict[str, list[Path]], given: int | None) -> int:
+    """``given``, or the offset the release's numbering implies; logs which numbering is used.
+
+    Raises:
+        PrepareError: If no offset is given and the task folders disagree on their numbering.
+    """
+    detected, how = detect_frame_offset(layout, tasks)
+    if given is None:
+        if detected is None:
+            raise PrepareError(
+                f"cannot tell the BP4D image numbering under {layout.images}: {how}; pass "
+                "--frame-offset -1 (images from 0) or 0 (images numbered as the CSV frames)"
+            )
+        log.info("BP4D: %s: using --frame-offset %d", how, detected)
+        return detected
+    log.info("BP4D: using --frame-offset %d as given (image number = CSV frame + offset)", given)
+    if detected is not None and detected != given:
+        log.warning("BP4D: %s, which implies --frame-offset %d, not %d", how, detected, given)
+    return given
+
+
 def _crop_task(subject: str, csv: Path, layout: Layout, opts: dict) -> pd.DataFrame:
     """Crop the coded frames of one task; returns its index rows."""
     task = _TASK_CSV.match(csv.name).group(2)
@@ -173,14 +226,14 @@ def prepare(
     workers: int = 1,
     force: bool = False,
     limit_subjects: list[str] | None = None,
-    rotate: bool = True,
-    frame_offset: int = 0,
+    frame_offset: int | None = None,
 ) -> Path:
     """Prepare BP4D from its release folder ``raw`` into ``out``; returns ``index.csv``.
 
-    ``frame_offset`` is added to a CSV frame number to get its image number (0 for the
-    releases checked; some copies are said to number images from 0, i.e. an offset of -1).
-    ``rotate`` has no effect: detector boxes carry no eye positions.
+    ``frame_offset`` is added to a CSV frame number to get its image number; ``None`` reads it
+    from the tree (:func:`detect_frame_offset`: -1 where images are numbered from 0000.jpg, as
+    the user guide says of ``Sequences(2D+3D)``, else 0). Crops come from detector boxes, which
+    carry no eye positions, so they are never rotated (no ``rotate`` option).
     """
     layout = locate(raw)
     tasks = task_files(layout.labels)
@@ -188,6 +241,7 @@ def prepare(
     unknown = [s for s in subjects if s not in SUBJECT_FOLD]
     if unknown:
         log.warning("subjects %s are not in the standard BP4D split: fold 0", unknown)
+    frame_offset = resolve_frame_offset(layout, {s: tasks[s] for s in subjects}, frame_offset)
     opts = {
         "out": str(out),
         "crop_size": crop_size,
@@ -207,6 +261,7 @@ def prepare(
         "aus": list(BP4D_AUS),
         "num_folds": 3,
         "crop_size": crop_size,
+        "frame_offset": frame_offset,
         "split": "JAA-Net / ME-GraphAU 3-fold subject split; fold k is part k",
     }
     return write_prepared_index(parts, out, meta)

@@ -17,6 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# read_image: au's one image reader, here for the readers (as stored: BGR or 2-D gray)
+from au.data.dataset import has_text_name, printable_path, read_image
+
 log = logging.getLogger("au.prepare")
 
 #: Crop margin on each side, as a fraction of the landmark extent.
@@ -212,27 +215,34 @@ def probe_gray(path: Path | None) -> bool:
     return read_image(path).ndim == 2
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Read an image as stored (grayscale stays grayscale); raise naming a corrupt file."""
-    require_file(path, "image")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
-        raise PrepareError(f"cannot decode image {path}: expected a readable JPEG/PNG/BMP file")
-    if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
-    return image
-
-
 def write_image(path: Path, image: np.ndarray) -> None:
-    """Write a crop as JPEG, creating its folder."""
+    """Write a crop as JPEG (quality 95), creating its folder."""
+    encode_to_file(path, image, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95])
+
+
+def encode_to_file(path: Path, image: np.ndarray, suffix: str, params: Sequence[int] = ()) -> None:
+    """Encode ``image`` as ``suffix`` (``.jpg``, ``.png``) into ``path``, creating its folder.
+
+    The bytes are written by Python, so any file name works (OpenCV's own writer crashes on
+    names that are not valid UTF-8).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-        raise PrepareError(f"cannot write image {path}: is the output folder writable?")
+    ok, data = cv2.imencode(suffix, image, list(params))
+    try:
+        if not ok:
+            raise OSError("the encoder refused the image")
+        data.tofile(path)
+    except OSError as err:
+        raise PrepareError(
+            f"cannot write image {printable_path(path)}: is the output folder writable? ({err})"
+        ) from err
 
 
 def iter_video(path: Path) -> Iterator[np.ndarray]:
     """Yield the frames of a video in order; raise naming a missing or unreadable file."""
     require_file(path, "video")
+    if not has_text_name(path):  # OpenCV would crash on it
+        raise PrepareError(f"cannot open video {printable_path(path)}: rename it to valid UTF-8")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise PrepareError(f"cannot open video {path}: expected a video file OpenCV can decode")

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from au.prepare import Part, register_reader, run_units, write_prepared_index
-from au.prepare.common import PrepareError, require_file
+from au.prepare.common import PrepareError, encode_to_file, require_file
 
 #: FER-2013 emotion codes 0-6 (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral).
 FER2013_EMOTIONS: tuple[str, ...] = (
@@ -48,7 +48,15 @@ def read_fer2013_csv(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
     what was expected on a missing column, an unknown emotion code or Usage, or a bad pixels row.
     """
     require_file(path, "FER-2013 CSV")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise PrepareError(
+            f"{path} is empty: expected FER-2013's CSV (header emotion,pixels,Usage, one row "
+            "per face)"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise PrepareError(f"cannot read FER-2013 CSV {path}: {err}") from err
     frame.columns = frame.columns.str.strip()
     missing = [c for c in ("emotion", "pixels", "Usage") if c not in frame.columns]
     if missing:
@@ -136,9 +144,7 @@ def _prepare_csv_shard(unit: str, csv_path: Path, out: Path, crop_size: int | No
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write an image losslessly as PNG, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise PrepareError(f"cannot write image {path}: is the output folder writable?")
+    encode_to_file(path, image, ".png")
 
 
 def index_meta(release: str, crop_size: int | None, split: str) -> dict:
@@ -174,12 +180,11 @@ def prepare_csv(
     workers: int = 1,
     force: bool = False,
     limit_subjects: list[str] | None = None,
-    rotate: bool = True,
 ) -> Path:
     """Prepare FER-2013 from its CSV ``raw`` into ``out``; returns ``index.csv``.
 
-    Faces are written as PNG (lossless), at 48x48 or resized to ``crop_size``. ``rotate`` has
-    no effect: the released faces are already aligned crops without landmarks.
+    Faces are written as PNG (lossless), at 48x48 or resized to ``crop_size``; they are
+    released as aligned crops without landmarks, so nothing is rotated (no ``rotate`` option).
     """
     check_options(crop_size, limit_subjects)
     csv_path = raw / "fer2013.csv" if raw.is_dir() else raw

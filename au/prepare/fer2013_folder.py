@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from au.data.dataset import has_text_name, printable_path
 from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
@@ -64,6 +65,12 @@ def list_class_images(folder: Path) -> list[tuple[Path, str]]:
                 f"named angry, disgust, fear, happy, neutral, sad, surprise (or a synonym)"
             ) from None
         images = sorted(p for p in sub.rglob("*") if _is_image(p))
+        unnamed = [printable_path(p) for p in images if not has_text_name(p)]
+        if unnamed:
+            raise PrepareError(
+                f"{len(unnamed)} image name(s) under {sub} are not valid UTF-8, so the index "
+                f"cannot name them (rename them): {', '.join(unnamed[:10])}"
+            )
         pairs += [(p, emotion) for p in images]
     if not pairs:
         raise PrepareError(f"no image under {folder}/<emotion>/: is this the FER-2013 release?")
@@ -132,14 +139,13 @@ def prepare_folder(
     workers: int = 1,
     force: bool = False,
     limit_subjects: list[str] | None = None,
-    rotate: bool = True,
     val_fraction: float = 0.1,
     split_seed: int = 0,
 ) -> Path:
     """Prepare FER-2013's image release (folders per split and class); returns ``index.csv``.
 
-    Faces are written as PNG at their size or resized to ``crop_size``; ``rotate`` has no
-    effect (the released faces are aligned crops without landmarks).
+    Faces are written as PNG at their size or resized to ``crop_size``; they are released as
+    aligned crops without landmarks, so nothing is rotated (no ``rotate`` option).
     """
     check_options(crop_size, limit_subjects)
     plan = plan_folder(raw, val_fraction, split_seed)

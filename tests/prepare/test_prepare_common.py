@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from au.data.dataset import ImageReadError
 from au.prepare import Part, run_units
 from au.prepare.common import (
     PrepareError,
@@ -66,7 +67,7 @@ def test_find_dir_accepts_a_nested_variant_and_lists_what_it_tried(tmp_path):
 def test_read_image_names_a_corrupt_file(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(PrepareError, match="broken.jpg"):
+    with pytest.raises(ImageReadError, match="broken.jpg"):  # prepare() makes it a PrepareError
         read_image(bad)
 
 
