@@ -104,3 +104,21 @@ def test_schedule_head_finetune_lr_sets_the_heads_stage2_rate():
     trainer.optimizers = [optimizer]
     TwoStageFineTuning(stage2_epochs=2)._start_stage2(trainer, module, 1)  # null: the backbone's
     assert {group["lr"] for group in optimizer.param_groups} == {1e-4}
+
+
+def test_task_options_are_checked_by_the_tasks_constructor():
+    assert problems_of(compose_fit("task=joint", "+task.emotion_weigth=1")) == [
+        "task.emotion_weigth: unknown key (did you mean emotion_weight?)"
+    ]
+    assert problems_of(compose_fit("task.name=toy")) == [
+        "task.name='toy': expected one of au, emotion, intensity, joint"
+    ]
+
+
+def test_trainer_values_are_typed_by_lightnings_signature():
+    assert problems_of(compose_fit("trainer.precision=17", "trainer.deterministic=3")) == [
+        "trainer.precision=17: expected one of 64, 32, 16, transformer-engine, "
+        "transformer-engine-float16, 16-true, 16-mixed, bf16-true, bf16-mixed, 32-true, "
+        "64-true, bf16 or null",
+        "trainer.deterministic=3: expected true or false or one of warn or null",
+    ]

@@ -1,93 +1,159 @@
-"""Unknown config keys stop a run before any work, one line per key.
+"""The keys each config section takes, read from the code that receives it; unknown keys.
 
 Hydra refuses a command-line key that does not exist (unless it is added with ``+``), but a
 misspelled key in a YAML file (an experiment, a data set's own config) or one added with ``+``
-would be ignored or fail deep inside training. The keys each section accepts are read from the
-code that receives it, so a new argument needs no edit here:
+would be ignored or fail deep inside training. The keys each section accepts, with their type
+hints and defaults, are the parameters of the code that receives it, so a new argument needs no
+edit here:
 
 - ``data``: :class:`~au.data.datamodule.AUDataModule`; ``data.synthetic``:
   :class:`~au.data.synthetic.SyntheticConfig`;
 - ``schedule``: :class:`~au.callbacks.two_stage.TwoStageFineTuning`;
 - ``model.backbone``: :func:`~au.models.backbone.create_backbone`; ``model.head``:
   :class:`~au.models.head.AUHead`; ``model.loss``: the registered loss's constructor
-  (:mod:`au.losses.registry`); ``model.optimizer``: ``name``, ``lr``, ``finetune_lr`` and the
-  torch optimizer's arguments; ``model.decision``: :data:`DECISION_KEYS`;
-- ``trainer``: ``lightning.Trainer``.
+  (:mod:`au.losses.registry`); ``model.optimizer``: :data:`OPTIMIZER_KEYS` and the torch
+  optimizer's arguments; ``model.decision``: :data:`DECISION_KEYS`;
+- ``trainer``: ``lightning.Trainer``; ``task``: the registered task's constructor.
 
-Value types are checked by :mod:`au.run.config_checks`, which calls :func:`unknown_keys` first.
+A constructor's ``**kwargs`` is followed to the parent constructor it is passed on to; a class
+without a constructor of its own (a loss with no options) takes no key. Values are checked by
+:mod:`au.run.config_checks`, which calls :func:`unknown_keys` first.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import inspect
 from collections.abc import Callable, Iterable
 
 import lightning as L  # noqa: N812
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from au.callbacks.two_stage import TwoStageFineTuning
 from au.data.datamodule import AUDataModule
 from au.data.synthetic import SyntheticConfig
-from au.losses.registry import loss_arguments, registered_losses
+from au.losses.registry import registered_losses
 from au.models.backbone import create_backbone
 from au.models.head import AUHead
 from au.models.module import OPTIMIZERS
+from au.tasks.registry import registered_tasks
 
-MODEL_KEYS = ("backbone", "head", "loss", "optimizer", "decision", "channels_last")
-DECISION_KEYS = ("name", "min_positives", "bootstrap")
+#: Name -> parameter (with its type hint and default) of the keys a section accepts.
+Parameters = dict[str, inspect.Parameter]
+
+
+def fixed_keys(**types: object) -> Parameters:
+    """Parameters of keys read by name rather than passed to a constructor."""
+    kind = inspect.Parameter.KEYWORD_ONLY
+    return {name: inspect.Parameter(name, kind, annotation=t) for name, t in types.items()}
+
+
+MODEL_KEYS = fixed_keys(
+    backbone=dict, head=dict, loss=dict, optimizer=dict, decision=dict, channels_last=bool
+)
+#: ``model.decision``: read by :class:`~au.models.module.AULitModule` from a plain dict.
+DECISION_KEYS = fixed_keys(name=str, min_positives=int, bootstrap=int, shrink_positives=float)
+OPTIMIZER_KEYS = fixed_keys(name=str, lr=float, finetune_lr=float)
+NAME_KEY = fixed_keys(name=str)
 #: Arguments the builders pass themselves, so a config may not set them.
 SET_BY_CODE = {
     "self", "in_features", "num_aus", "params", "max_epochs", "callbacks", "logger",
     "task",  # the data module's task comes from the `task` group (configs/task/)
     "mean", "std",  # the backbone's normalisation (au.models.preprocessing)
 }  # fmt: skip
+#: Constructors that take no keyword: a class reaching one without its own takes no key.
+NO_OPTIONS = (object.__init__, nn.Module.__init__)
 #: Keys that moved: where they are now.
 MOVED = {"model.optimizer.head_finetune_lr": "schedule.head_finetune_lr"}
 
 
-def unknown_keys(config: DictConfig) -> list[str]:
-    """One line per key of ``config`` that the code receiving its section does not take."""
-    problems = []
-    for section, accepted in section_keys(config).items():
+def unknown_keys(config: DictConfig) -> dict[str, str]:
+    """Dotted key -> its line, for each key its section's code does not take.
+
+    Names of a loss, an optimizer or a task that is not registered are listed too.
+    """
+    problems = {}
+    for section, accepted in section_parameters(config).items():
         node = OmegaConf.select(config, section, default=None)
         if not isinstance(node, DictConfig) or accepted is None:
             continue
         for key in node:
             if key not in accepted:
-                problems.append(describe_unknown(f"{section}.{key}", key, accepted))
-    problems += unknown_choice(config, "model.loss.name", registered_losses())
-    problems += unknown_choice(config, "model.optimizer.name", OPTIMIZERS)
+                path = f"{section}.{key}"
+                problems[path] = describe_unknown(path, key, accepted)
+    choices = {
+        "model.loss.name": registered_losses(),
+        "model.optimizer.name": OPTIMIZERS,
+        "task.name": registered_tasks(),
+    }
+    for path, names in choices.items():
+        problems |= unknown_choice(config, path, names)
     return problems
 
 
-def section_keys(config: DictConfig) -> dict[str, set[str] | None]:
-    """Section -> the keys it accepts (``None``: anything, e.g. a loss that is not known)."""
-    loss = OmegaConf.select(config, "model.loss.name", default=None)
+def section_parameters(config: DictConfig) -> dict[str, Parameters | None]:
+    """Section -> the parameters its keys are (``None``: any key, e.g. an unknown loss's)."""
+    losses, tasks = registered_losses(), registered_tasks()
+    loss = losses.get(OmegaConf.select(config, "model.loss.name", default=None))
     optimizer = OPTIMIZERS.get(OmegaConf.select(config, "model.optimizer.name", default=None))
+    task = tasks.get(OmegaConf.select(config, "task.name", default=None))
     return {
-        "data": arguments(AUDataModule.__init__),
-        "data.synthetic": {field.name for field in dataclasses.fields(SyntheticConfig)},
-        "schedule": arguments(TwoStageFineTuning.__init__),
-        "model": set(MODEL_KEYS),
-        "model.backbone": arguments(create_backbone),
-        "model.head": arguments(AUHead.__init__),
-        "model.loss": {"name", *loss_arguments(loss)} if loss in registered_losses() else None,
-        "model.optimizer": (
-            {"name", "lr", "finetune_lr"} | arguments(optimizer.__init__) if optimizer else None
-        ),
-        "model.decision": set(DECISION_KEYS),
-        "trainer": arguments(L.Trainer.__init__),
+        "data": parameters(AUDataModule),
+        "data.synthetic": parameters(SyntheticConfig),
+        "schedule": parameters(TwoStageFineTuning),
+        "model": MODEL_KEYS,
+        "model.backbone": parameters(create_backbone),
+        "model.head": parameters(AUHead),
+        "model.loss": with_keys(NAME_KEY, parameters(loss)) if loss else None,
+        "model.optimizer": with_keys(parameters(optimizer), OPTIMIZER_KEYS) if optimizer else None,
+        "model.decision": DECISION_KEYS,
+        "trainer": parameters(L.Trainer),
+        "task": with_keys(NAME_KEY, parameters(task)) if task else None,
     }
 
 
-def arguments(receiver: Callable) -> set[str] | None:
-    """Keyword arguments of ``receiver`` a config may set (``None`` if it takes ``**kwargs``)."""
-    parameters = inspect.signature(receiver).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    return {p.name for p in parameters} - SET_BY_CODE
+def with_keys(first: Parameters | None, second: Parameters | None) -> Parameters | None:
+    """Both sets of keys (``second`` wins a name in both); ``None`` if either takes any key."""
+    return None if first is None or second is None else first | second
+
+
+def parameters(receiver: Callable) -> Parameters | None:
+    """Parameters of a function or a class's constructor a config may set (``None``: any).
+
+    A constructor's ``**kwargs`` adds the parameters of the next constructor in the class's
+    method resolution order (where ``super().__init__(**kwargs)`` passes them); a function's
+    ``**kwargs``, or one passed on to a constructor that takes none, accepts any key.
+    """
+    if not isinstance(receiver, type):
+        named, open_ended = keyword_parameters(receiver)
+        return None if open_ended else named
+    found: Parameters = {}
+    passed_on = False
+    for cls in receiver.__mro__:
+        init = vars(cls).get("__init__")
+        if init is None:
+            continue
+        if init in NO_OPTIONS:
+            return None if passed_on else found  # **kwargs stop here: the class reads them
+        named, open_ended = keyword_parameters(init)
+        found = named | found
+        if not open_ended:
+            return found
+        passed_on = True
+    return found
+
+
+def keyword_parameters(function: Callable) -> tuple[Parameters, bool]:
+    """``function``'s keyword parameters less :data:`SET_BY_CODE`; whether it has ``**kwargs``."""
+    try:
+        signature = inspect.signature(function, eval_str=True)
+    except NameError:  # a hint naming what is imported for type checkers only
+        signature = inspect.signature(function)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    values = signature.parameters.values()
+    named = {p.name: p for p in values if p.kind in kinds and p.name not in SET_BY_CODE}
+    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in values)
 
 
 def describe_unknown(path: str, key: str, accepted: Iterable[str]) -> str:
@@ -104,10 +170,10 @@ def describe_unknown(path: str, key: str, accepted: Iterable[str]) -> str:
     return f"{path}: unknown key (accepted: {shown})"
 
 
-def unknown_choice(config: DictConfig, path: str, choices: Iterable[str]) -> list[str]:
-    """A line if the value at ``path`` is set and not one of ``choices``."""
+def unknown_choice(config: DictConfig, path: str, choices: Iterable[str]) -> dict[str, str]:
+    """``{path: line}`` if the value at ``path`` is set and not one of ``choices``."""
     value = OmegaConf.select(config, path, default=None)
     choices = sorted(choices)
     if value is None or value in choices:
-        return []
-    return [f"{path}={value!r}: expected one of {', '.join(choices)}"]
+        return {}
+    return {path: f"{path}={value!r}: expected one of {', '.join(choices)}"}
