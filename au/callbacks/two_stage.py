@@ -44,8 +44,11 @@ class TwoStageFineTuning(Callback):
         test_checkpoint: Which checkpoint ``au.fit`` tests: ``"best"`` (by ``monitor``) or
             ``"last"`` (the end of stage 2, no choice among epochs).
         ema_decay: ``None``, or validate, checkpoint and test an exponential moving average of
-            the weights with this decay per step (:class:`~au.callbacks.weight_averaging.
-            AveragedWeights`, added by :func:`au.run.builders.build_callbacks`).
+            the weights with this (largest) decay per step, restarted when stage 2 begins
+            (:class:`~au.callbacks.weight_averaging.AveragedWeights`, added by
+            :func:`au.run.builders.build_callbacks`).
+        ema_warmup: Warm the average's decay up from 0.1 (``(1 + n) / (10 + n)`` at the n-th
+            update, as timm's EMA), so its horizon never exceeds the steps taken.
         cache_features: Train stage 1 on backbone features computed once (train and val
             images with evaluation preprocessing, i.e. no augmentation in stage 1); with
             ``stage2_epochs=0`` the backbone never trains and the test runs on cached
@@ -67,6 +70,7 @@ class TwoStageFineTuning(Callback):
         mode: Mode = "max",
         test_checkpoint: TestCheckpoint = "best",
         ema_decay: float | None = None,
+        ema_warmup: bool = True,
         cache_features: bool = False,
         feature_cache_dir: str | None = None,
     ):
@@ -91,7 +95,7 @@ class TwoStageFineTuning(Callback):
         self.stage2_lr_decay = stage2_lr_decay
         self.monitor, self.mode = monitor, mode
         self.test_checkpoint = test_checkpoint
-        self.ema_decay = ema_decay
+        self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
         self.cache_features = cache_features
         self.feature_cache_dir = Path(feature_cache_dir) if feature_cache_dir else None
         self.stage = 1 if stage1_max_epochs > 0 else 2

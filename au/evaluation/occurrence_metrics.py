@@ -70,6 +70,38 @@ def select_thresholds(
     return thresholds, best_f1
 
 
+def shrink_thresholds(
+    thresholds: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    prior_positives: float,
+    default: float = 0.5,
+) -> torch.Tensor:
+    """Pull tuned thresholds toward ``default`` by how few validation positives chose them.
+
+    In logit units, ``logit(t) = logit(d) + w (logit(t*) - logit(d))`` with
+    ``w = n / (n + prior_positives)``, ``n`` the AU's coded validation positives: with 10
+    positives and ``prior_positives=10`` a tuned 0.2 becomes 0.333; with 1000 positives it stays
+    at about 0.2. ``prior_positives=0`` returns the thresholds unchanged; a large value
+    keeps ``default`` (no tuning).
+
+    Args:
+        thresholds: Tuned thresholds (A,), in (0, 1).
+        labels: Validation labels (N, A).
+        mask: 1 where a label is coded (N, A).
+        prior_positives: How many positives the default is worth.
+        default: The threshold shrunk toward.
+    """
+    if prior_positives <= 0:
+        return thresholds
+    positives = ((labels > 0) & (mask > 0)).sum(0).to(thresholds.dtype)  # (A,)
+    weight = positives / (positives + prior_positives)
+    eps = 1e-6
+    tuned = torch.logit(thresholds.clamp(eps, 1 - eps))
+    centre = torch.logit(torch.tensor(default, dtype=thresholds.dtype))
+    return torch.sigmoid(centre + weight * (tuned - centre))
+
+
 def bagged_thresholds(
     probs: torch.Tensor,
     labels: torch.Tensor,

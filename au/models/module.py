@@ -11,7 +11,12 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics import CatMetric
 
-from au.evaluation.occurrence_metrics import bagged_thresholds, per_au_metrics, select_thresholds
+from au.evaluation.occurrence_metrics import (
+    bagged_thresholds,
+    per_au_metrics,
+    select_thresholds,
+    shrink_thresholds,
+)
 from au.losses import build_loss
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
@@ -77,7 +82,10 @@ class AULitModule(L.LightningModule):
         decision: ``{"name": "auto", "per_au" or "frame_threshold", "min_positives": 5}``:
             how scores become decisions (:mod:`au.models.decision`), fitted on the validation
             frames after every validation epoch. With ``per_au``, an AU with fewer than
-            ``min_positives`` validation positives keeps 0.5 and is reported as untuned.
+            ``min_positives`` validation positives keeps 0.5 and is reported as untuned, and
+            ``shrink_positives`` (k) pulls each tuned threshold toward 0.5 by ``k / (n + k)``
+            of the way in logit units, n its validation positives
+            (:func:`~au.evaluation.occurrence_metrics.shrink_thresholds`).
         task: ``{"name": "au" (default), "intensity", "emotion" or "joint", **options}``
             (:mod:`au.tasks`): the head, its loss, what evaluation keeps and logs. ``loss`` and
             ``decision`` are the AU head's (``au``, ``joint``).
@@ -213,6 +221,8 @@ class AULitModule(L.LightningModule):
             thresholds, val_f1 = bagged_thresholds(probs, labels, mask, samples, 0, min_positives)
         else:
             thresholds, val_f1 = select_thresholds(probs, labels, mask, min_positives=min_positives)
+        prior = float(self.decision.get("shrink_positives", 0))
+        thresholds = shrink_thresholds(thresholds.double(), labels, mask, prior)
         self.thresholds.copy_(thresholds.to(self.thresholds))
         self.tuned.copy_((~val_f1.isnan()).to(self.tuned))
         if self.decision["name"] == "frame_threshold":

@@ -38,14 +38,42 @@ class MaskedCrossEntropy(nn.Module):
     """Cross-entropy of class logits (B, C) against class indices (B,), -1 left out.
 
     A batch with no labelled frame gives 0 (still connected to the graph).
+
+    Args:
+        label_smoothing: Share of each target's probability spread evenly over the classes.
+        class_weights: Weight per class (C,) (``None``: all 1); the mean is weighted by them.
     """
+
+    def __init__(self, label_smoothing: float = 0.0, class_weights: torch.Tensor | None = None):
+        super().__init__()
+        self.label_smoothing, self.class_weights = label_smoothing, class_weights
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy over the labelled frames."""
         labelled = target >= 0
         if not bool(labelled.any()):
             return logits.sum() * 0.0
-        return F.cross_entropy(logits[labelled], target[labelled].long())
+        weight = None if self.class_weights is None else self.class_weights.to(logits)
+        return F.cross_entropy(
+            logits[labelled],
+            target[labelled].long(),
+            weight=weight,
+            label_smoothing=self.label_smoothing,
+        )
+
+
+def balanced_class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    """``N / (C n_c)`` per class from training labels (-1 ignored); an absent class gets 0.
+
+    Every class then carries the same total weight in the loss, as scikit-learn's
+    ``class_weight="balanced"``.
+    """
+    labels = np.asarray(labels)
+    counts = np.bincount(labels[labels >= 0].astype(int), minlength=num_classes).astype(float)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 @register_task("emotion")
@@ -54,6 +82,9 @@ class EmotionTask(Task):
 
     Args:
         emotions: Class names in output order (synonyms such as ``happy`` accepted).
+        label_smoothing: Cross-entropy label smoothing (0: none).
+        class_balanced: Weight each class's frames by ``N / (C n_c)`` of the training labels,
+            so a rare class (contempt, fear) counts as much as a frequent one (neutral).
     """
 
     name = "emotion"
@@ -62,11 +93,25 @@ class EmotionTask(Task):
     stored_keys = ("emotion_logits", "emotion")
     inference_names = ("emotion_probabilities",)
 
-    def __init__(self, emotions: Sequence[str] = BASIC_EMOTIONS):
+    def __init__(
+        self,
+        emotions: Sequence[str] = BASIC_EMOTIONS,
+        label_smoothing: float = 0.0,
+        class_balanced: bool = False,
+    ):
         self.classes = [parse_emotion(e) for e in emotions]
         if len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
             raise ValueError(f"task.emotions={list(emotions)}: need 2 or more distinct emotions")
-        self.loss_fn = MaskedCrossEntropy()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"task.label_smoothing={label_smoothing}: expected a value in [0, 1)")
+        self.class_balanced = class_balanced
+        self.loss_fn = MaskedCrossEntropy(label_smoothing)
+
+    def init_from_data(self, module, datamodule) -> None:
+        """Class weights from the training labels (``class_balanced``); also on resume."""
+        if self.class_balanced:
+            labels = datamodule.datasets["train"].targets["emotion"]
+            self.loss_fn.class_weights = balanced_class_weights(labels, len(self.classes))
 
     def targets(self, index, aus: list[str]) -> dict[str, np.ndarray]:
         """Class index ``emotion`` (N,) of every row, -1 where unlabelled."""
