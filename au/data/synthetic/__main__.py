@@ -1,10 +1,16 @@
-"""Generate (or reuse) the synthetic AU set and print its statistics.
+"""Generate (or reuse) a synthetic AU set and print its statistics.
 
 Usage::
 
     python -m au.data.synthetic                       # the default set, reused when present
     python -m au.data.synthetic --difficulty 3 --modality thermal --force
     python -m au.data.synthetic --preview-dir datasets/synthetic   # also write the previews
+    python -m au.data.synthetic --regime posed        # CK+-like posed stills (data=synthetic_posed)
+    python -m au.data.synthetic --regime wild         # FER-like wild stills (data=synthetic_wild)
+
+Regimes: video (DISFA-like videos, the default), posed (100 identities x a neutral frame and 9
+posed apex frames, 64 px gray), wild (2400 identities x 1 still, 48 px gray, varied conditions
+and resolution). Unset options take the regime's defaults.
 """
 
 from __future__ import annotations
@@ -19,39 +25,61 @@ import pandas as pd
 
 from au.aus import DISFA_AUS
 from au.data.index import read_index
-from au.data.synthetic.episodes import plan_subject
 from au.data.synthetic.identity import Identity
 from au.data.synthetic.nuisances import DIFFICULTY_LEVELS
-from au.data.synthetic.preview import au_intensity_sheet, label_grid
+from au.data.synthetic.preview import (
+    au_intensity_sheet,
+    enlarged,
+    frame_caption,
+    label_grid,
+    posed_preview_rows,
+)
 from au.data.synthetic.stats import format_statistics
 from au.data.synthetic.writer import (
     MODALITIES,
+    REGIMES,
     SyntheticConfig,
     dataset_folder,
     generate_synthetic,
     is_complete,
+    plan_for,
     subject_name,
 )
 
 PREVIEW_ROWS, PREVIEW_COLUMNS = 4, 6
+#: Stills are shown with every pixel as a block of this side, so that 48 px faces are readable.
+STILL_ENLARGEMENT = 2
+#: ``SyntheticConfig`` field of each option that defaults to the regime's value.
+_REGIME_OPTIONS = {
+    "subjects": "num_subjects",
+    "frames": "frames_per_subject",
+    "size": "image_size",
+    "difficulty": "difficulty",
+    "modality": "modality",
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options; defaults are those of :class:`SyntheticConfig`."""
+    """Command-line options; unset ones take the defaults of the regime's config."""
     default = SyntheticConfig()
     parser = argparse.ArgumentParser(
         prog="python -m au.data.synthetic",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--regime", default=default.regime, choices=REGIMES)
     parser.add_argument("--seed", type=int, default=default.seed)
-    parser.add_argument("--subjects", type=int, default=default.num_subjects)
-    parser.add_argument("--frames", type=int, default=default.frames_per_subject)
-    parser.add_argument("--size", type=int, default=default.image_size)
+    regime_default = "default: the regime's (video: %s)"
+    parser.add_argument("--subjects", type=int, help=regime_default % default.num_subjects)
+    parser.add_argument("--frames", type=int, help=regime_default % default.frames_per_subject)
+    parser.add_argument("--size", type=int, help=regime_default % default.image_size)
     parser.add_argument(
-        "--difficulty", type=int, default=default.difficulty, choices=sorted(DIFFICULTY_LEVELS)
+        "--difficulty",
+        type=int,
+        choices=sorted(DIFFICULTY_LEVELS),
+        help=regime_default % default.difficulty,
     )
-    parser.add_argument("--modality", default=default.modality, choices=MODALITIES)
+    parser.add_argument("--modality", choices=MODALITIES, help=regime_default % default.modality)
     parser.add_argument("--folds", type=int, default=default.num_folds)
     parser.add_argument("--jpeg-quality", type=int, default=default.jpeg_quality)
     parser.add_argument(
@@ -71,33 +99,29 @@ def _write_png(path: Path, image: np.ndarray) -> None:
         raise OSError(f"could not write {path}")
 
 
-def frame_caption(row: pd.Series) -> str:
-    """``"S03 f41: 6 12 25 | low light, glasses"``: positive AUs and the frame's key nuisances."""
-    present = " ".join(au[2:] for au in DISFA_AUS if row[au] >= 2) or "-"
-    return f"{row['subject']} f{row['frame']}: {present} | {describe_nuisances(row)}"
+def config_from_args(args: argparse.Namespace) -> SyntheticConfig:
+    """The config the options ask for (unset ones from the regime's defaults).
 
-
-def describe_nuisances(row: pd.Series) -> str:
-    """The notable conditions of a frame in a few words (``"clean"`` when none)."""
-    notes = ["low light"] if row.get("low_light", 0) else []
-    if row.get("glasses", "none") != "none":
-        notes.append(f"{row['glasses']} glasses")
-    if row.get("occlusion", "none") != "none":
-        notes.append(f"{row['occlusion']} occludes")
-    for angle, limit in (("yaw", 12), ("pitch", 10), ("roll", 10)):
-        if abs(row.get(angle, 0.0)) >= limit:
-            notes.append(f"{angle} {row[angle]:+.0f}")
-    if row.get("blur_sigma", 0.0) >= 0.6:
-        notes.append("blur")
-    return ", ".join(notes) or "clean"
+    Raises:
+        ValueError: If a value is out of range.
+    """
+    chosen = {field: getattr(args, option) for option, field in _REGIME_OPTIONS.items()}
+    overrides = {field: value for field, value in chosen.items() if value is not None}
+    return SyntheticConfig.for_regime(
+        args.regime,
+        seed=args.seed,
+        num_folds=args.folds,
+        jpeg_quality=args.jpeg_quality,
+        **overrides,
+    )
 
 
 def sheet_subject(cfg: SyntheticConfig) -> tuple[str, Identity]:
     """The first subject without a beard (else S01), whose face shows every AU most plainly."""
     for index in range(cfg.num_subjects):
-        plan = plan_subject(cfg.seed, index, cfg.num_subjects, 1, cfg.difficulty, cfg.modality)
-        if plan.identity.beard == "none" or index == cfg.num_subjects - 1:
-            return subject_name(index), plan.identity
+        identity = plan_for(cfg, index).identity
+        if identity.beard == "none" or index == cfg.num_subjects - 1:
+            return subject_name(index, cfg.num_subjects), identity
     raise ValueError("the config has no subject")
 
 
@@ -112,19 +136,36 @@ def pick_preview_frames(table: pd.DataFrame, count: int, seed: int) -> np.ndarra
     return np.sort(rows)
 
 
-def write_previews(cfg: SyntheticConfig, folder: Path, preview_dir: Path) -> list[Path]:
-    """Write one subject's AU-intensity sheet and a captioned grid of random frames."""
-    _, identity = sheet_subject(cfg)
-    sheet_path = preview_dir / "preview_au_intensities.png"
-    _write_png(sheet_path, au_intensity_sheet(identity))
+def frames_grid(cfg: SyntheticConfig, folder: Path) -> np.ndarray:
+    """Captioned grid of the set's frames: random ones; for posed, whole identities by row."""
     index = read_index(folder)
-    picks = pick_preview_frames(index.table, PREVIEW_ROWS * PREVIEW_COLUMNS, cfg.seed)
+    columns, enlargement = PREVIEW_COLUMNS, 1
+    if cfg.regime == "posed":
+        picks, columns = posed_preview_rows(index.table, PREVIEW_ROWS), 7
+    else:
+        picks = pick_preview_frames(index.table, PREVIEW_ROWS * PREVIEW_COLUMNS, cfg.seed)
+    if cfg.regime != "video":
+        enlargement = STILL_ENLARGEMENT
     paths = index.image_paths()
     images = [cv2.imread(str(paths[i]), cv2.IMREAD_UNCHANGED) for i in picks]
     images = [cv2.cvtColor(im, cv2.COLOR_BGR2RGB) if im.ndim == 3 else im for im in images]
-    captions = [frame_caption(index.table.iloc[i]) for i in picks]
+    images = [enlarged(im, enlargement) for im in images]
+    captions = [frame_caption(index.table.iloc[i], cfg.image_size) for i in picks]
+    return label_grid(images, captions, columns=columns)
+
+
+def write_previews(cfg: SyntheticConfig, folder: Path, preview_dir: Path) -> list[Path]:
+    """Write a captioned grid of frames and, for videos, one subject's AU-intensity sheet.
+
+    (The sheet shows the renderer's AUs in colour at 96 px: the video set's card has it.)
+    """
     frames_path = preview_dir / "preview_frames.png"
-    _write_png(frames_path, label_grid(images, captions, columns=PREVIEW_COLUMNS))
+    _write_png(frames_path, frames_grid(cfg, folder))
+    if cfg.regime != "video":
+        return [frames_path]
+    _, identity = sheet_subject(cfg)
+    sheet_path = preview_dir / "preview_au_intensities.png"
+    _write_png(sheet_path, au_intensity_sheet(identity))
     return [sheet_path, frames_path]
 
 
@@ -132,16 +173,7 @@ def main(argv: list[str] | None = None) -> Path:
     """Generate or reuse the set, print timing, folder and statistics, write previews if asked."""
     args = parse_args(argv)
     try:
-        cfg = SyntheticConfig(
-            seed=args.seed,
-            num_subjects=args.subjects,
-            frames_per_subject=args.frames,
-            image_size=args.size,
-            difficulty=args.difficulty,
-            modality=args.modality,
-            num_folds=args.folds,
-            jpeg_quality=args.jpeg_quality,
-        )
+        cfg = config_from_args(args)
     except ValueError as err:
         raise SystemExit(f"python -m au.data.synthetic: error: {err}") from err
     folder = dataset_folder(cfg, args.root)
@@ -153,12 +185,13 @@ def main(argv: list[str] | None = None) -> Path:
         frames = cfg.num_subjects * cfg.frames_per_subject
         print(f"generated {frames} frames in {time.perf_counter() - start:.1f} s "
               f"with {args.workers} workers: {folder}")  # fmt: skip
-    print(format_statistics(read_index(folder).table, DISFA_AUS))
+    table = read_index(folder).table
+    print(format_statistics(table, DISFA_AUS, targets=cfg.regime == "video"))
     if args.preview_dir is not None:
-        subject, _ = sheet_subject(cfg)
         for path in write_previews(cfg, folder, args.preview_dir):
             print(f"wrote {path}")
-        print(f"(the AU-intensity sheet shows subject {subject})")
+        if cfg.regime == "video":
+            print(f"(the AU-intensity sheet shows subject {sheet_subject(cfg)[0]})")
     return folder
 
 

@@ -356,3 +356,23 @@ def plan_subject(
         timeline=sample_subject_timeline(timeline_rng, num_frames, kind_draws),
         nuisances=sample_nuisance_track(nuisance_rng, num_frames, difficulty, modality),
     )
+
+
+def sample_episode(
+    kind: EpisodeKind, rng: np.random.Generator
+) -> tuple[Episode, np.ndarray, np.ndarray]:
+    """One episode of ``kind`` starting at frame 0, alone (for stills cut from an episode).
+
+    Returns:
+        The episode, its (L, 12) intensities and its (L, 12) mask of the AUs it moves, where L
+        holds the whole episode.
+    """
+    length = 2 * sum(hi for _, hi in kind.phase_frames) + 8
+    canvas = np.zeros((length, len(DISFA_AUS)))
+    episode, moved = _place_episode(kind, float(rng.random()), 0, 1, canvas, rng)
+    return episode, canvas, moved
+
+
+def resting_intensities(num_frames: int, rng: np.random.Generator) -> np.ndarray:
+    """(T, 12) sub-threshold micro-movements of a face at rest (every code 0)."""
+    return _resting_movement(num_frames, rng)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from au.aus import DISFA_AUS, au_name
 from au.data.synthetic.identity import Identity
@@ -64,6 +65,56 @@ def label_grid(images: list[np.ndarray], captions: list[str], columns: int) -> n
         for k, line in enumerate(lines):
             _put_text(grid, line, (x + 2, y + height + 12 + 14 * k), scale)
     return grid
+
+
+def frame_caption(row: pd.Series, size: int = 0) -> str:
+    """``"S03 f41: 6 12 25 | low light, glasses"``: positive AUs and the frame's key nuisances.
+
+    A still (a row with a ``phase``) shows its emotion and phase instead of the frame number:
+    ``"S0012 fear/onset: 1 2 4 | yaw +20, 30 px"``.
+    """
+    present = " ".join(au[2:] for au in DISFA_AUS if row[au] >= 2) or "-"
+    where = f"f{row['frame']}"
+    if "phase" in row:
+        where = row["emotion"] if row["phase"] == "neutral" else f"{row['emotion']}/{row['phase']}"
+    return f"{row['subject']} {where}: {present} | {describe_nuisances(row, size)}"
+
+
+def describe_nuisances(row: pd.Series, size: int = 0) -> str:
+    """The notable conditions of a frame in a few words (``"clean"`` when none).
+
+    ``size``: the image side, to show a still whose ``resolution`` was reduced below it.
+    """
+    notes = ["low light"] if row.get("low_light", 0) else []
+    if row.get("glasses", "none") != "none":
+        notes.append(f"{row['glasses']} glasses")
+    if row.get("occlusion", "none") != "none":
+        notes.append(f"{row['occlusion']} occludes")
+    for angle, limit in (("yaw", 12), ("pitch", 10), ("roll", 10)):
+        if abs(row.get(angle, 0.0)) >= limit:
+            notes.append(f"{angle} {row[angle]:+.0f}")
+    if row.get("blur_sigma", 0.0) >= 0.6:
+        notes.append("blur")
+    if 0 < row.get("resolution", 0) < size:
+        notes.append(f"{row['resolution']} px")
+    return ", ".join(notes) or "clean"
+
+
+def posed_preview_rows(table: pd.DataFrame, subjects: int) -> np.ndarray:
+    """Rows of the first ``subjects`` identities: neutral, then each emotion's apex (a sheet)."""
+    order = ["neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust"]
+    rows = []
+    for subject in sorted(table["subject"].unique())[:subjects]:
+        frames = table[(table["subject"] == subject) & table["phase"].isin(["neutral", "apex"])]
+        rank = frames["emotion"].map({e: i for i, e in enumerate(order)})
+        rows.extend(frames.index[np.argsort(rank.to_numpy(), kind="stable")])
+    return np.array(rows, dtype=np.int64)
+
+
+def enlarged(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` with every pixel shown as a ``factor`` x ``factor`` block (no smoothing)."""
+    height, width = image.shape[:2]
+    return cv2.resize(image, (width * factor, height * factor), interpolation=cv2.INTER_NEAREST)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -42,6 +42,8 @@ POSE_COLUMNS = ("yaw", "pitch", "roll")
 POSE_BINS_DEGREES = (-180, -15, -5, 5, 15, 180)
 #: The nuisances :func:`format_statistics` shows (when the table has them).
 KEY_NUISANCES = ("modality", "low_light", "glasses", "occlusion", "yaw", "pitch", "roll")
+#: Columns of the still regimes :func:`format_statistics` also shows.
+STILL_COLUMNS = ("phase", "difficulty", "resolution")
 RELATIVE_TOLERANCE = 0.35
 ABSOLUTE_TOLERANCE = 0.02
 
@@ -97,6 +99,8 @@ def nuisance_counts(
         values = table[column]
         if column in POSE_COLUMNS:
             values = pd.cut(values, bins=POSE_BINS_DEGREES)
+        elif column == "resolution" and values.nunique() > 2 * bins:
+            values = pd.cut(values, bins=bins, precision=0)
         elif pd.api.types.is_float_dtype(values) and values.nunique() > 2 * bins:
             values = pd.cut(values, bins=bins, precision=2)
         counts[column] = values.value_counts(sort=False).sort_index()
@@ -117,14 +121,19 @@ def rate_table(table: pd.DataFrame, aus: Sequence[str], threshold: float = 2) ->
     return pd.DataFrame(rows, columns=columns).set_index("AU")
 
 
-def format_statistics(table: pd.DataFrame, aus: Sequence[str], threshold: float = 2) -> str:
-    """Readable tables of rates vs targets, key co-occurrences, emotions and nuisances."""
+def format_statistics(
+    table: pd.DataFrame, aus: Sequence[str], threshold: float = 2, targets: bool = True
+) -> str:
+    """Readable tables of rates (vs DISFA's when ``targets``), co-occurrences, emotions, nuisances.
+
+    The still regimes are not shaped like DISFA: they print their rates without targets.
+    """
     subjects = table["subject"].nunique()
     lines = [f"{len(table)} frames, {subjects} subjects; positive = intensity >= {threshold}", ""]
-    lines += [
-        "AU positive rates (per frame):",
-        rate_table(table, aus, threshold).round(1).to_string(),
-    ]
+    rates = rate_table(table, aus, threshold) if targets else au_rates(table, aus, threshold)
+    if not targets:
+        rates = (100 * rates).rename("rate %").rename_axis("AU").to_frame()
+    lines += ["AU positive rates (per frame):", rates.round(1).to_string()]
     conditional = cooccurrence(table, aus, threshold)
     lines += ["", "Key co-occurrences P(AU | given):"]
     for au, given in KEY_PAIRS:
@@ -132,7 +141,7 @@ def format_statistics(table: pd.DataFrame, aus: Sequence[str], threshold: float 
             lines.append(f"  P({au} | {given}) = {conditional.loc[au, given]:.2f}")
     emotions = emotion_counts(table)
     lines += ["", "Emotions (frames): " + ", ".join(f"{k} {v}" for k, v in emotions.items())]
-    key_nuisances = [c for c in KEY_NUISANCES if c in table.columns]
+    key_nuisances = [c for c in (*KEY_NUISANCES, *STILL_COLUMNS) if c in table.columns]
     lines += ["", "Nuisances (frames):"]
     for column, counts in nuisance_counts(table, key_nuisances).items():
         lines.append(f"  {column}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,10 +1,10 @@
-"""Generate the synthetic AU video set to disk as an index CSV with JPEG frames.
+"""Generate a synthetic AU set (videos, posed stills or wild stills) as an index with JPEGs.
 
 ``generate_synthetic`` renders every subject's video (in parallel over subjects, each seeded from
 ``(seed, subject)`` so the output does not depend on the number of workers) into a hidden staging
 folder and renames it into place only when complete; ``ensure_synthetic`` reuses a finished folder.
-The folder name holds a hash of the config and of this package's source, so changing either gives
-a new data set instead of silently reusing a stale one.
+The folder name holds the regime and a hash of the config and of the package's source that the
+regime uses, so changing either gives a new data set instead of silently reusing a stale one.
 """
 
 from __future__ import annotations
@@ -29,11 +29,28 @@ from au.aus import DISFA_AUS
 from au.data.index import INDEX_CSV, INDEX_JSON, write_index
 from au.data.synthetic.episodes import SubjectPlan, code_intensities, plan_subject
 from au.data.synthetic.nuisances import DIFFICULTY_LEVELS, nuisance_record
+from au.data.synthetic.posed import plan_posed_subject
 from au.data.synthetic.render import render_face
+from au.data.synthetic.stills import STILL_REGIMES, StillsPlan, render_still, still_records
+from au.data.synthetic.wild import plan_wild_subject
 from au.run.processes import die_with_parent
 
 MODALITIES = ("rgb", "gray", "thermal")
+#: video: DISFA-like videos (the default); posed: CK+-like stills; wild: FER-2013-like stills.
+REGIMES = ("video", *STILL_REGIMES)
 _PACKAGE_DIR = Path(__file__).resolve().parent
+#: Modules only the still regimes use: the video set's hash leaves them out.
+_STILLS_MODULES = ("stills.py", "posed.py", "wild.py")
+#: What each regime changes from the video defaults: posed = 100 identities x (a neutral frame,
+#: 6 apexes, 3 near-apexes), 64 px gray, lab conditions (difficulty 1); wild = 2400 identities x
+#: 1 still, 48 px gray, conditions of all levels up to 3 (see the data set cards).
+REGIME_DEFAULTS: dict[str, dict[str, int | str]] = {
+    "video": {},
+    "posed": dict(num_subjects=100, frames_per_subject=10, image_size=64, difficulty=1,
+                  modality="gray"),
+    "wild": dict(num_subjects=2400, frames_per_subject=1, image_size=48, difficulty=3,
+                 modality="gray"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,9 +65,11 @@ class SyntheticConfig:
     modality: str = "rgb"
     num_folds: int = 3
     jpeg_quality: int = 95
+    regime: str = "video"
 
     def __post_init__(self) -> None:
         checks = {
+            "regime": (self.regime in REGIMES, f"one of {list(REGIMES)}"),
             "num_subjects": (self.num_subjects >= 1, "at least 1"),
             "frames_per_subject": (self.frames_per_subject >= 1, "at least 1"),
             "image_size": (self.image_size >= 16, "at least 16 pixels"),
@@ -59,9 +78,21 @@ class SyntheticConfig:
             "num_folds": (1 <= self.num_folds <= self.num_subjects, "1..num_subjects"),
             "jpeg_quality": (1 <= self.jpeg_quality <= 100, "1..100"),
         }
+        if self.regime == "posed":
+            checks["frames_per_subject"] = (
+                self.frames_per_subject >= 2,
+                "at least 2 for regime posed (a neutral frame and a posed one)",
+            )
         for key, (valid, expected) in checks.items():
             if not valid:
                 raise ValueError(f"synthetic.{key}={getattr(self, key)!r}: expected {expected}")
+
+    @classmethod
+    def for_regime(cls, regime: str, **overrides: int | str) -> SyntheticConfig:
+        """The config of ``regime`` with its defaults (:data:`REGIME_DEFAULTS`), overridden."""
+        if regime not in REGIMES:
+            raise ValueError(f"synthetic.regime={regime!r}: expected one of {list(REGIMES)}")
+        return cls(**{"regime": regime, **REGIME_DEFAULTS[regime], **overrides})
 
     @property
     def channels(self) -> int:
@@ -70,9 +101,11 @@ class SyntheticConfig:
 
 
 def config_hash(cfg: SyntheticConfig) -> str:
-    """Short sha256 of the config and of the source of every module of this package."""
+    """Short sha256 of the config and of the source of every module of this package it uses."""
     digest = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
     for module in sorted(_PACKAGE_DIR.glob("*.py")):
+        if cfg.regime == "video" and module.name in _STILLS_MODULES:
+            continue
         digest.update(module.name.encode() + b"\0" + module.read_bytes())
     return digest.hexdigest()[:10]
 
@@ -85,26 +118,32 @@ def default_data_root() -> Path:
 def dataset_folder(
     cfg: SyntheticConfig, root: str | Path | None = None, digest: str | None = None
 ) -> Path:
-    """Where ``cfg``'s data set lives: ``root/synthetic/<modality>-d<difficulty>-<hash>``."""
+    """Where ``cfg``'s data set lives: ``root/synthetic/<modality>-d<difficulty>-<hash>``.
+
+    The still regimes put theirs beside it, prefixed with the regime: ``posed-gray-d1-<hash>``.
+    """
     root = Path(root).expanduser() if root is not None else default_data_root()
     digest = config_hash(cfg) if digest is None else digest
-    return root / "synthetic" / f"{cfg.modality}-d{cfg.difficulty}-{digest}"
+    prefix = "" if cfg.regime == "video" else f"{cfg.regime}-"
+    return root / "synthetic" / f"{prefix}{cfg.modality}-d{cfg.difficulty}-{digest}"
 
 
-def subject_name(index: int) -> str:
-    """``0 -> "S01"``."""
-    return f"S{index + 1:02d}"
+def subject_name(index: int, num_subjects: int = 0) -> str:
+    """``0 -> "S01"``; zero-padded to the digits of ``num_subjects`` (``0, 2400 -> "S0001"``)."""
+    return f"S{index + 1:0{max(2, len(str(num_subjects)))}d}"
 
 
 def assign_folds(cfg: SyntheticConfig) -> dict[str, int]:
     """Subjects shuffled by the seed and dealt round-robin into folds 1..num_folds."""
     order = np.random.default_rng([cfg.seed, 1, 0]).permutation(cfg.num_subjects)
-    return {subject_name(int(s)): 1 + i % cfg.num_folds for i, s in enumerate(order)}
+    return {
+        subject_name(int(s), cfg.num_subjects): 1 + i % cfg.num_folds for i, s in enumerate(order)
+    }
 
 
 def subject_rows(cfg: SyntheticConfig, index: int, plan: SubjectPlan, fold: int) -> pd.DataFrame:
     """The index rows of one subject (labels and metadata, no rendering)."""
-    subject, frames = subject_name(index), np.arange(cfg.frames_per_subject)
+    subject, frames = subject_name(index, cfg.num_subjects), np.arange(cfg.frames_per_subject)
     columns = {
         "path": [f"images/{subject}/{f:05d}.jpg" for f in frames],
         "subject": subject,
@@ -121,10 +160,33 @@ def subject_rows(cfg: SyntheticConfig, index: int, plan: SubjectPlan, fold: int)
     return pd.concat([pd.DataFrame(columns), nuisances], axis=1)
 
 
-def _plan(cfg: SyntheticConfig, index: int) -> SubjectPlan:
-    return plan_subject(
-        cfg.seed, index, cfg.num_subjects, cfg.frames_per_subject, cfg.difficulty, cfg.modality
-    )
+def plan_for(cfg: SyntheticConfig, index: int) -> SubjectPlan | StillsPlan:
+    """Subject ``index``'s plan in ``cfg``'s regime (both kinds have an ``identity``)."""
+    frames, modality = cfg.frames_per_subject, cfg.modality
+    if cfg.regime == "posed":
+        return plan_posed_subject(cfg.seed, index, frames, cfg.difficulty, modality)
+    if cfg.regime == "wild":
+        return plan_wild_subject(
+            cfg.seed, index, cfg.num_subjects, frames, cfg.difficulty, modality, cfg.image_size
+        )
+    return plan_subject(cfg.seed, index, cfg.num_subjects, frames, cfg.difficulty, modality)
+
+
+Rows = pd.DataFrame | list[dict[str, object]]
+
+
+def _rows(cfg: SyntheticConfig, index: int, plan: SubjectPlan | StillsPlan, fold: int) -> Rows:
+    """A video subject's rows as a table, a still identity's as records (tiny tables are slow)."""
+    if isinstance(plan, StillsPlan):
+        return still_records(plan, subject_name(index, cfg.num_subjects), fold)
+    return subject_rows(cfg, index, plan, fold)
+
+
+def _combined(parts: list[Rows]) -> pd.DataFrame:
+    """One table of the subjects' rows, in subject order."""
+    if parts and isinstance(parts[0], list):
+        return pd.DataFrame([row for part in parts for row in part])
+    return pd.concat(parts, ignore_index=True)
 
 
 def label_table(cfg: SyntheticConfig) -> pd.DataFrame:
@@ -132,8 +194,9 @@ def label_table(cfg: SyntheticConfig) -> pd.DataFrame:
     folds = assign_folds(cfg)
     tables = []
     for index in range(cfg.num_subjects):
-        tables.append(subject_rows(cfg, index, _plan(cfg, index), folds[subject_name(index)]))
-    return pd.concat(tables, ignore_index=True)
+        fold = folds[subject_name(index, cfg.num_subjects)]
+        tables.append(_rows(cfg, index, plan_for(cfg, index), fold))
+    return _combined(tables)
 
 
 def _encode(image: np.ndarray, quality: int) -> bytes:
@@ -145,11 +208,16 @@ def _encode(image: np.ndarray, quality: int) -> bytes:
     return buffer.tobytes()
 
 
-def render_subject(cfg: SyntheticConfig, index: int, fold: int, folder: Path) -> pd.DataFrame:
+def render_subject(cfg: SyntheticConfig, index: int, fold: int, folder: Path) -> Rows:
     """Render one subject's frames into ``folder`` and return its index rows."""
-    plan = _plan(cfg, index)
-    rows = subject_rows(cfg, index, plan, fold)
-    (folder / "images" / subject_name(index)).mkdir(parents=True, exist_ok=True)
+    plan = plan_for(cfg, index)
+    rows = _rows(cfg, index, plan, fold)
+    (folder / "images" / subject_name(index, cfg.num_subjects)).mkdir(parents=True, exist_ok=True)
+    if isinstance(plan, StillsPlan):
+        for row, frame in zip(rows, plan.frames, strict=True):
+            image = render_still(plan.identity, frame, cfg.image_size)
+            (folder / row["path"]).write_bytes(_encode(image, cfg.jpeg_quality))
+        return rows
     for path, intensities, nuisance in zip(
         rows["path"], plan.timeline.intensities, plan.nuisances, strict=True
     ):
@@ -164,8 +232,8 @@ def _start_worker(owner_pid: int) -> None:
     die_with_parent(owner_pid)
 
 
-def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame]:
-    """Render the subjects of ``jobs``, yielding their tables in subject order."""
+def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[Rows]:
+    """Render the subjects of ``jobs``, yielding their rows in subject order."""
     if workers <= 1:
         yield from (render_subject(*job) for job in jobs)
         return
@@ -173,12 +241,13 @@ def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame
     # from a fork server: forking a process whose OpenCV/torch thread pools are running can
     # deadlock the child. A killed parent takes its workers with it (au.run.processes).
     processes = min(workers, len(jobs))
+    chunks = max(1, len(jobs) // (8 * processes))  # many one-frame subjects: fewer round trips
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
         processes, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
     ) as pool:
         try:
-            yield from pool.map(render_subject, *zip(*jobs, strict=True))
+            yield from pool.map(render_subject, *zip(*jobs, strict=True), chunksize=chunks)
         except BaseException:
             pool.shutdown(cancel_futures=True)  # do not render the rest after a failure
             raise
@@ -186,14 +255,15 @@ def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[pd.DataFrame
 
 def _render_all(cfg: SyntheticConfig, folder: Path, workers: int, progress: bool) -> pd.DataFrame:
     folds = assign_folds(cfg)
-    jobs = [(cfg, i, folds[subject_name(i)], folder) for i in range(cfg.num_subjects)]
+    names = [subject_name(i, cfg.num_subjects) for i in range(cfg.num_subjects)]
+    jobs = [(cfg, i, folds[name], folder) for i, name in enumerate(names)]
     total = cfg.num_subjects * cfg.frames_per_subject
     tables = []
     with tqdm(total=total, unit="frame", desc="synthetic", disable=not progress) as bar:
         for table in _rendered_subjects(jobs, workers):
             tables.append(table)
             bar.update(len(table))
-    return pd.concat(tables, ignore_index=True)
+    return _combined(tables)
 
 
 def _subjects_by_fold(cfg: SyntheticConfig) -> dict[str, list[str]]:
@@ -205,7 +275,8 @@ def _subjects_by_fold(cfg: SyntheticConfig) -> dict[str, list[str]]:
 
 def _index_meta(cfg: SyntheticConfig, digest: str) -> dict:
     return {
-        "name": "synthetic",
+        "name": "synthetic" if cfg.regime == "video" else f"synthetic_{cfg.regime}",
+        "regime": cfg.regime,
         "label_type": "intensity",
         "positive_threshold": 2,
         "aus": list(DISFA_AUS),
