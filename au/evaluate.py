@@ -64,6 +64,7 @@ from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule, PredictionStore  # noqa: E402
 from au.models.preprocessing import checkpoint_normalization  # noqa: E402
 from au.run.builders import to_dict  # noqa: E402
+from au.run.config_checks import ConfigValueError  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
 
@@ -170,14 +171,10 @@ def fit_decision_step(
         without a decision step (intensity, emotion).
 
     Raises:
-        ValueError: If ``retune`` is asked of a task without a decision step.
+        ConfigValueError: If ``retune`` is asked of a task without a decision step.
     """
+    check_retune(retune, model)
     if not model.task.has_decision_step:
-        if retune:
-            raise ValueError(
-                f"retune=true: task={model.task.name} has no decision step to re-tune "
-                "(only task=au and task=joint tune AU thresholds); drop retune=true"
-            )
         return None
     if not retune:
         return "checkpoint (tuned on validation subjects)"
@@ -221,14 +218,28 @@ def write_figures(model: AULitModule, outputs: dict, tables: dict, ckpt_path, ou
         plot_training_curves(metrics_csv, curves, **marks, score=model.task.headline)
 
 
+def check_retune(retune: bool, model: AULitModule) -> None:
+    """Refuse ``retune=true`` for a task without a decision step (intensity, emotion).
+
+    Raises:
+        ConfigValueError: Naming the task.
+    """
+    if retune and not model.task.has_decision_step:
+        raise ConfigValueError(
+            f"retune=true: task={model.task.name} has no decision step to re-tune "
+            "(only task=au and task=joint tune AU thresholds); drop retune=true"
+        )
+
+
 def check_runtime(name: str, model: AULitModule) -> None:
     """Refuse a runtime other than PyTorch for a task other than AU occurrence.
 
     Raises:
-        ValueError: Naming the task, if ``name`` is not ``torch`` and the task is not ``au``.
+        ConfigValueError: Naming the task, if ``name`` is not ``torch`` and the task is not
+            ``au``.
     """
     if name != "torch" and model.task.name != "au":
-        raise ValueError(
+        raise ConfigValueError(
             f"runtime={name}: task={model.task.name} checkpoints are evaluated in PyTorch only "
             "(runtime=torch); the exported model serves AU-occurrence (task=au) checkpoints"
         )
@@ -246,7 +257,8 @@ def run_evaluate(config: DictConfig) -> dict:
     out_dir = Path(config.paths.output_dir)
     model = AULitModule.load_detector(ckpt_path, map_location=_device(config.device))
     runtime_name = config.get("runtime", "torch")
-    check_runtime(runtime_name, model)
+    check_runtime(runtime_name, model)  # the options the checkpoint's task allows, before work
+    check_retune(config.retune, model)
     checkpoint_thresholds = model.thresholds.cpu().tolist()
     datamodule = evaluation_datamodule(config, model, ckpt_path)
     runtime = None

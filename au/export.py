@@ -11,9 +11,10 @@ Any task's checkpoint exports; the graph returns the task's outputs, named in th
 the same tuple in the same order. Each file (``detector.onnx``, ``detector.int8.onnx``,
 ``detector.torchscript.pt``) gets a JSON sidecar (``<file>.json``, :mod:`au.inference.sidecar`:
 the task, each output's shape, labels and meaning, AUs, thresholds, image_size, channels, mean,
-std). Every export is run on the same face crops as the PyTorch model; a difference in any
-output (probability or intensity) above ``tolerance`` is an error (the int8 file is reported,
-not checked: quantization changes outputs by design).
+std, and the SHA-256 of the checkpoint and of the file). Every export is run on the same face
+crops as the PyTorch model; a difference in any output (probability or intensity) above
+``tolerance`` is an error (the int8 file is reported, not checked: quantization changes outputs
+by design).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from au.inference.onnx_torchscript import (  # noqa: E402
     run_torchscript,
 )
 from au.inference.sidecar import write_sidecar  # noqa: E402
+from au.models.checkpoint import file_sha256  # noqa: E402
+from au.run.config_checks import ConfigValueError  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
 log = logging.getLogger("au.export")
@@ -93,11 +96,11 @@ def face_batch(detector: AUDetector, images: str | None, count: int) -> tuple[np
         return noise.astype(np.float32), f"{count} Gaussian-noise images (pass images=FOLDER)"
     sources = [s for s in find_sources(folder) if s.kind == "image"]
     if not sources:
-        raise ValueError(f"no face images in {folder} (images=): expected a folder of crops")
+        raise ConfigValueError(f"no face images in {folder} (images=): expected a folder of crops")
     picks = np.unique(np.linspace(0, len(sources) - 1, count).round().astype(int))
     crops = _readable_images([sources[i] for i in picks])
     if not crops:
-        raise ValueError(f"no readable face images in {folder}")
+        raise ConfigValueError(f"no readable face images in {folder}")
     return detector.preprocess(crops).cpu().numpy(), f"{len(crops)} face crops from {folder}"
 
 
@@ -146,9 +149,13 @@ class ExportJob:
     checkpoint: str
 
     def sidecar(self, path: Path, **facts) -> Path:
-        """Write the JSON sidecar of an exported file."""
+        """Write the JSON sidecar of an exported file, bound to the checkpoint by SHA-256."""
+        binding = {
+            "checkpoint_sha256": file_sha256(self.checkpoint),
+            "file_sha256": file_sha256(path),
+        }
         return write_sidecar(
-            path, self.model, self.detector.model, checkpoint=self.checkpoint, **facts
+            path, self.model, self.detector.model, checkpoint=self.checkpoint, **binding, **facts
         )
 
 
@@ -184,9 +191,11 @@ def export_torchscript_file(job: ExportJob) -> ExportResult:
 def run_export(config: DictConfig) -> list[ExportResult]:
     """Export, check and (optionally) quantize as configured (``configs/export.yaml``)."""
     if config.format not in FORMATS:
-        raise ValueError(f"format={config.format!r}: choose one of {', '.join(FORMATS)}")
+        raise ConfigValueError(f"format={config.format!r}: choose one of {', '.join(FORMATS)}")
     if config.quantize and "onnx" not in FORMATS[config.format]:
-        raise ValueError("quantize=true needs the ONNX export: use format=onnx or format=both")
+        raise ConfigValueError(
+            "quantize=true needs the ONNX export: use format=onnx or format=both"
+        )
     detector = AUDetector.from_checkpoint(config.ckpt_path)
     images, described = face_batch(detector, config.images, config.num_images)
     model = InferenceModel(detector.model, detector.occurrence_threshold)

@@ -24,6 +24,12 @@ from omegaconf import DictConfig  # noqa: E402
 
 from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
 from au.evaluation.run_record import RESULTS_DIR, run_facts, write_run_record  # noqa: E402
+from au.models.checkpoint import (  # noqa: E402
+    ResumeMismatchError,
+    detector_hyper_parameters,
+    read_checkpoint,
+    resume_differences,
+)
 from au.run.builders import build_datamodule, build_module, build_trainer, to_dict  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 from au.tasks.registry import build_task  # noqa: E402
@@ -32,6 +38,7 @@ from au.tasks.registry import build_task  # noqa: E402
 def run_fit(config: DictConfig) -> dict:
     """Train and (optionally) test as configured; returns the test summary metrics."""
     output_dir = Path(config.paths.output_dir)
+    resumed_from = checked_resume(config)
     L.seed_everything(config.seed, workers=True)
     datamodule = build_datamodule(config)
     sizes = {split: len(ds) for split, ds in datamodule.datasets.items()}
@@ -43,6 +50,7 @@ def run_fit(config: DictConfig) -> dict:
         trainer.fit(module, datamodule=datamodule, ckpt_path=config.get("ckpt_path"))
         facts = fit_facts(config, module, time.perf_counter() - started)
         facts["data_read"] = {"index": str(datamodule.index.root), "frames": sizes}
+        facts["resumed_from"] = resumed_from
         print(
             f"training took {facts['train_seconds']:.0f} s; best checkpoint: "
             f"{trainer.checkpoint_callback.best_model_path}"
@@ -53,11 +61,46 @@ def run_fit(config: DictConfig) -> dict:
         tested = tested_checkpoint(trainer, config.schedule.get("test_checkpoint", "best"))
         trainer.test(module, datamodule=datamodule, ckpt_path=tested, verbose=False)
         facts["checkpoint"] = tested
+        facts.update(checkpoint_stage_facts(trainer, tested))
         if trainer.is_global_zero:  # under DDP the test predictions are gathered on every rank
             write_test_record(trainer, module, datamodule, facts, output_dir / RESULTS_DIR)
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     finally:
         finish_wandb(trainer)
+
+
+#: ``ckpt_path`` values Lightning resolves itself (no file to check).
+LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
+
+
+def checked_resume(config: DictConfig) -> str | None:
+    """The checkpoint a fit resumes (absolute path), checked before anything is built.
+
+    Returns ``None`` for a fresh fit.
+
+    Raises:
+        CheckpointError: If the file is missing, truncated, needs code to load or is not au's.
+        ResumeMismatchError: If the run's data, split, AUs, task or backbone differ from the
+            checkpoint's (:func:`au.models.checkpoint.resume_differences`), naming each.
+    """
+    ckpt_path = config.get("ckpt_path")
+    if not ckpt_path or str(ckpt_path) in LIGHTNING_CKPT_NAMES:
+        return ckpt_path or None
+    path = Path(ckpt_path).expanduser().resolve()
+    checkpoint = read_checkpoint(path)
+    detector_hyper_parameters(checkpoint, path)
+    run = {
+        "data": to_dict(config.data),
+        "task": to_dict(config.get("task")),
+        "model": {"backbone": to_dict(config.model.backbone)},
+    }
+    differences = resume_differences(checkpoint, run)
+    if differences:
+        raise ResumeMismatchError(
+            f"ckpt_path={path} cannot be resumed with these settings ({'; '.join(differences)}); "
+            "resume with the checkpoint's settings, or drop ckpt_path to start a new run"
+        )
+    return str(path)
 
 
 def write_test_record(trainer, module, datamodule, facts: dict, out_dir: Path) -> None:
@@ -102,6 +145,21 @@ def tested_checkpoint(trainer: L.Trainer, which: str) -> str:
     """
     callbacks = (c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
     return next(c for c in callbacks if c.filename == which).best_model_path
+
+
+def checkpoint_stage_facts(trainer: L.Trainer, path: str) -> dict:
+    """``checkpoint_epoch`` and ``checkpoint_stage`` (1: frozen backbone) of the tested file.
+
+    An epoch before the one stage 2 began in belongs to stage 1; without a two-stage schedule
+    the stage is not given.
+    """
+    schedule = next((c for c in trainer.callbacks if hasattr(c, "stage2_start_epoch")), None)
+    epoch = int(read_checkpoint(path).get("epoch", -1))
+    facts = {"checkpoint_epoch": epoch}
+    if schedule is not None:
+        in_stage2 = schedule.stage == 2 and epoch >= schedule.stage2_start_epoch
+        facts["checkpoint_stage"] = 2 if in_stage2 else 1
+    return facts
 
 
 def fit_facts(config: DictConfig, module: L.LightningModule, train_seconds: float) -> dict:

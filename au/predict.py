@@ -22,11 +22,13 @@ a face gets one row with ``face = -1``) and, with ``annotate=true``, annotated m
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+import cv2  # noqa: E402
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
@@ -34,22 +36,24 @@ from au.inference.align import EyeFinder  # noqa: E402
 from au.inference.annotate import AnnotationWriter  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import build_face_detector  # noqa: E402
-from au.inference.live import LiveView, opencv_window  # noqa: E402
+from au.inference.live import LiveView, NoWindowError, opencv_window  # noqa: E402
 from au.inference.media import MediaReadError, Source, find_sources  # noqa: E402
 from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
 from au.inference.records import PredictionTable  # noqa: E402
 from au.inference.tracking import FaceTracker  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
+log = logging.getLogger("au.predict")
+
 
 def build_tracker(config: DictConfig) -> FaceTracker | None:
     """The face finder of ``config`` (``None`` for ``detector=none``: images are faces)."""
     if config.detector in ("none", None):
         return None
-    haar = OmegaConf.to_container(config.haar) if config.detector == "haar" else {}
+    options = OmegaConf.to_container(config[config.detector]) if config.detector in config else {}
     eyes = EyeFinder() if config.align else None
     return FaceTracker(
-        build_face_detector(config.detector, **haar),
+        build_face_detector(config.detector, **options),
         config.detect_every,
         config.smoothing,
         eyes=eyes,
@@ -57,11 +61,44 @@ def build_tracker(config: DictConfig) -> FaceTracker | None:
 
 
 def build_live_view(config: DictConfig, sources: list[Source]) -> LiveView | None:
-    """The live window: ``show=true``, or ``show=auto`` with a camera input."""
-    wanted = config.show is True or (
-        config.show == "auto" and any(s.kind == "camera" for s in sources)
-    )
-    return LiveView(opencv_window()) if wanted else None
+    """The live window: ``show=true``, or ``show=auto`` with a camera input.
+
+    Raises:
+        NoWindowError: With ``show=true`` where OpenCV cannot open a window (``show=auto``
+            then predicts without one, saying so).
+    """
+    if config.show is True:
+        return LiveView(opencv_window())
+    if config.show == "auto" and any(s.kind == "camera" for s in sources):
+        try:
+            return LiveView(opencv_window())
+        except NoWindowError as err:
+            log.warning("no live window: %s", str(err).removeprefix("show=true: "))
+    return None
+
+
+def check_cameras(sources: list[Source]) -> None:
+    """Open and release every camera input once, before the model is loaded.
+
+    Raises:
+        MediaReadError: ``camera <index> could not be opened``, for the first that cannot.
+    """
+    for source in sources:
+        if source.kind != "camera":
+            continue
+        quiet = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            capture = cv2.VideoCapture(source.location)
+            opened = capture.isOpened()
+            capture.release()
+        finally:
+            cv2.utils.logging.setLogLevel(quiet)
+        if not opened:
+            raise MediaReadError(
+                f"camera {source.location} could not be opened (input={source.location}): no "
+                "such camera, or it is in use; pass another index, a video or an image folder"
+            )
 
 
 def run_predict(config: DictConfig, show=None) -> PredictSummary:
@@ -70,6 +107,7 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
     ``show`` replaces the OpenCV window of the live view (an RGB frame in, ``False`` to stop).
     """
     sources = find_sources(config.input)
+    check_cameras(sources)
     detector = AUDetector.from_checkpoint(
         config.ckpt_path,
         device=config.device,

@@ -133,6 +133,17 @@ def test_a_bad_value_exits_2_with_one_error_line_before_any_work(capsys):
     assert capsys.readouterr().err == "error: data.batch_size=-4: expected an integer >= 1\n"
 
 
+def test_several_bad_values_each_get_their_error_line(capsys):
+    with (
+        pytest.raises(SystemExit),
+        bad_input_stops_run(compose_fit("data.batch_size=-4", "model.optimizer.lr=-0.1")),
+    ):
+        pass
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines)
+    assert "error: model.optimizer.lr=-0.1: expected a number > 0" in lines
+
+
 def test_other_commands_keys_are_range_checked():
     config = compose_config("predict", ["smoothing=0", "every=0", "max_frames=0", "threads=0"])
     with pytest.raises(ConfigValueError) as caught:

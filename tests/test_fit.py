@@ -84,6 +84,21 @@ def test_fit_tests_the_checkpoint_the_schedule_names(tiny_run, small_synthetic, 
     assert Path(last["checkpoint"]) == tmp_path / "checkpoints" / "last.ckpt"
     report = (tmp_path / "results" / "report.md").read_text()
     assert f"checkpoint {tmp_path / 'checkpoints' / 'last.ckpt'}" in report.splitlines()[0]
+    assert last["checkpoint_stage"] == 2 and "lies in stage 1" not in report
+
+
+def test_a_tested_checkpoint_from_stage_one_is_named(small_synthetic, tmp_path):
+    """With no stage-2 epoch the best checkpoint is a frozen-backbone one: summary and report
+    say so."""
+    from au.fit import run_fit
+
+    from .conftest import compose_fit, small_fit_overrides
+
+    run_fit(compose_fit(small_fit_overrides(tmp_path, "schedule.stage2_epochs=0")))
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["checkpoint_stage"] == 1 and 0 <= summary["checkpoint_epoch"] <= 2
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert f"(epoch {summary['checkpoint_epoch']}) lies in stage 1" in report
 
 
 def test_fit_is_repeatable_with_a_seed(tiny_run, small_synthetic, tmp_path):

@@ -108,7 +108,13 @@ def record_header(facts: Mapping[str, Any], split: str) -> str:
         text += f"; checkpoint {facts['checkpoint']}"
     if facts.get("threshold_source"):
         text += f"; thresholds: {facts['threshold_source']}"
-    return text + "."
+    text += "."
+    if facts.get("checkpoint_stage") == 1:
+        text += (
+            f"\n\nNote: the tested checkpoint (epoch {facts.get('checkpoint_epoch')}) lies in"
+            " stage 1: its backbone was never fine-tuned (no stage-2 epoch validated better)."
+        )
+    return text
 
 
 def json_ready(value: Any) -> Any:

@@ -20,19 +20,23 @@ log = logging.getLogger(__name__)
 STOP_KEYS = frozenset({ord("q"), ord("Q"), 27})
 
 
+class NoWindowError(RuntimeError):
+    """OpenCV cannot open a window here (opencv-python-headless, or no display)."""
+
+
 def opencv_window(title: str = "au.predict (q or Esc stops)") -> Callable[[np.ndarray], bool]:
     """Show RGB frames in an OpenCV window; returns ``False`` on q/Esc or a closed window.
 
     Raises:
-        RuntimeError: If OpenCV has no GUI here (opencv-python-headless).
+        NoWindowError: If OpenCV has no GUI here (opencv-python-headless).
     """
     try:
         cv2.namedWindow(title, cv2.WINDOW_NORMAL)
-    except cv2.error as err:
-        raise RuntimeError(
-            "this OpenCV has no window support (opencv-python-headless); install "
-            "opencv-python to see the camera, or run without show=true"
-        ) from err
+    except cv2.error:
+        raise NoWindowError(
+            "show=true: this OpenCV has no window support (opencv-python-headless); install "
+            "opencv-python to see the camera, or run with show=false"
+        ) from None
 
     def show(image: np.ndarray) -> bool:
         cv2.imshow(title, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

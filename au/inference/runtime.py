@@ -5,8 +5,9 @@ A runtime maps normalised face crops (N, C, H, W) float32 to the task's named ou
 ``au_decisions``, see :mod:`au.inference.onnx_torchscript`); calling it gives the AU
 probabilities (N, A) of an AU occurrence model. The ONNX
 file is exported on first use next to the checkpoint (``best.ckpt`` -> ``best.onnx`` plus its
-JSON sidecar), checked against PyTorch on the same inputs, and reused while it is newer than the
-checkpoint.
+JSON sidecar; where that folder is read-only, under :func:`export_cache_dir`), checked against
+PyTorch on the same inputs, and reused while its sidecar binds it to the checkpoint: the
+SHA-256 of the checkpoint and of the ONNX file must both match, else it is exported again.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from au.inference.onnx_torchscript import (
     run_onnx,
     run_pytorch,
 )
-from au.inference.sidecar import sidecar_output_names, write_sidecar
-from au.models.checkpoint import read_checkpoint, recorded_positive_threshold
+from au.inference.sidecar import read_sidecar, sidecar_output_names, write_sidecar
+from au.models.checkpoint import file_sha256, read_checkpoint, recorded_positive_threshold
 from au.models.module import AULitModule
 from au.tasks.intensity import IntensityTask
 
@@ -40,7 +41,15 @@ RUNTIMES = ("torch", "onnx")
 PARITY_TOLERANCE = 1e-4
 
 
-class OnnxParityError(RuntimeError):
+#: :func:`export_problem` of a file that does not exist.
+MISSING = "does not exist"
+
+
+class ExportUnavailableError(RuntimeError):
+    """The checkpoint's ONNX export is missing or stale and cannot be written anywhere."""
+
+
+class OnnxParityError(ExportUnavailableError):
     """The exported ONNX model's outputs differ from PyTorch's beyond the tolerance."""
 
 
@@ -151,37 +160,101 @@ def onnx_path_for(ckpt_path: Path) -> Path:
     return Path(ckpt_path).with_suffix(".onnx")
 
 
-def ensure_onnx(ckpt_path: Path, module: AULitModule, occurrence_threshold: float = 2.0) -> Path:
-    """The checkpoint's ONNX file, exported and parity-checked first if missing or stale.
+def export_cache_dir() -> Path:
+    """Exports of checkpoints in read-only folders: ``$XDG_CACHE_HOME/au/exports`` (~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "au" / "exports"
 
-    A file older than the checkpoint, or whose sidecar lists other outputs (an export by an
-    older au), is exported again.
+
+def cached_onnx_path(ckpt_path: Path, checkpoint_sha256: str) -> Path:
+    """The export cache's place for a checkpoint's ONNX file (a folder per checkpoint digest)."""
+    return export_cache_dir() / checkpoint_sha256[:16] / onnx_path_for(ckpt_path).name
+
+
+def export_problem(path: Path, checkpoint_sha256: str, output_names: tuple[str, ...]) -> str:
+    """Why ``path`` is not the checkpoint's current ONNX export ("": it is).
+
+    The sidecar must record the checkpoint's SHA-256 and the ONNX file's own, and list the
+    outputs the model gives now.
+    """
+    if not path.is_file():
+        return MISSING
+    sidecar = read_sidecar(path)
+    if sidecar is None:
+        return "has no readable sidecar"
+    if sidecar.get("checkpoint_sha256") != checkpoint_sha256:
+        return "was exported from another checkpoint (the checkpoint's sha256 differs)"
+    if sidecar.get("file_sha256") != file_sha256(path):
+        return "was changed or replaced after its export (its sha256 differs from the sidecar's)"
+    if sidecar_output_names(path) != output_names:
+        return "lists other outputs (an export by an older au)"
+    return ""
+
+
+def ensure_onnx(ckpt_path: Path, module: AULitModule, occurrence_threshold: float = 2.0) -> Path:
+    """The checkpoint's ONNX file, exported and parity-checked first if missing or not its own.
+
+    An export is used only if its sidecar binds it to this checkpoint (:func:`export_problem`);
+    otherwise it is exported again, saying why. Exports go beside the checkpoint or, where that
+    folder cannot be written, to :func:`export_cache_dir`.
 
     Raises:
-        OnnxParityError: If an exported output differs from PyTorch's by more than
-            :data:`PARITY_TOLERANCE`.
+        ExportUnavailableError: If no export can be written (or it fails its parity check).
     """
     ckpt_path = Path(ckpt_path)
-    path = onnx_path_for(ckpt_path)
     model = InferenceModel(module.cpu(), occurrence_threshold)
-    fresh = path.is_file() and path.stat().st_mtime >= ckpt_path.stat().st_mtime
-    if fresh and sidecar_output_names(path) == model.output_names:
-        return path
+    digest = file_sha256(ckpt_path)
+    beside, cached = onnx_path_for(ckpt_path), cached_onnx_path(ckpt_path, digest)
+    problem = export_problem(beside, digest, model.output_names)
+    if not problem:
+        return beside
+    if not export_problem(cached, digest, model.output_names):
+        if problem != MISSING:
+            log.warning("%s %s; using %s", beside, problem, cached)
+        return cached
+    if problem != MISSING:
+        log.warning("%s %s: exporting it again", beside, problem)
+    try:
+        return export_bound_onnx(model, module, ckpt_path, beside, digest)
+    except OSError as err:
+        log.warning(
+            "cannot write in %s (%s): exporting to %s", beside.parent, err.strerror or err, cached
+        )
+    try:
+        return export_bound_onnx(model, module, ckpt_path, cached, digest)
+    except OSError as err:
+        raise ExportUnavailableError(
+            f"runtime=onnx: {ckpt_path} cannot be exported to ONNX, neither beside it nor in "
+            f"{cached.parent} ({err.strerror or err}); use runtime=torch or a writable folder"
+        ) from err
+
+
+def export_bound_onnx(
+    model: InferenceModel, module: AULitModule, ckpt_path: Path, path: Path, digest: str
+) -> Path:
+    """Export ``model`` to ``path``, check it against PyTorch, bind it to the checkpoint.
+
+    The file is staged in ``path``'s folder and renamed into place; the sidecar records the
+    checkpoint's and the file's SHA-256.
+    """
     config = module.hparams.data_config
     shape = (8, int(config["channels"]), int(config["image_size"]), int(config["image_size"]))
     images = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     reference = run_pytorch(model, images)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as staging:
         staged = export_onnx(model, Path(staging) / path.name, torch.from_numpy(images[:2]))
         comparison = compare_outputs(reference, run_onnx(staged, images))
         if comparison.max_abs_diff > PARITY_TOLERANCE:
             raise OnnxParityError(
-                f"ONNX export of {ckpt_path}: outputs differ from PyTorch by "
-                f"{comparison.format()} > {PARITY_TOLERANCE:g}"
+                f"runtime=onnx: the ONNX export of {ckpt_path} differs from PyTorch by "
+                f"{comparison.format()} > {PARITY_TOLERANCE:g}; use runtime=torch"
             )
         os.replace(staged, path)  # atomic: a concurrent run sees the old file or the new one
     parity = comparison.max_abs_diff
-    write_sidecar(path, model, module, checkpoint=str(ckpt_path), parity=parity)
+    write_sidecar(
+        path, model, module, checkpoint=str(ckpt_path), checkpoint_sha256=digest,
+        file_sha256=file_sha256(path), parity=parity,
+    )  # fmt: skip
     log.info("exported %s (max |diff| vs PyTorch %.1e)", path, parity)
     return path
 

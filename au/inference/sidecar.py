@@ -1,12 +1,15 @@
 """The JSON sidecar of an exported detector: task, named outputs, thresholds, preprocessing.
 
 ``<file>.json`` sits next to each exported file (``detector.onnx.json``) and tells an app how to
-prepare a face crop for the graph and what each output's columns are.
+prepare a face crop for the graph and what each output's columns are. It also binds the file to
+its checkpoint: ``checkpoint_sha256`` (the checkpoint's bytes) and ``file_sha256`` (the exported
+file's), which :mod:`au.inference.runtime` checks before it uses an export.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from au.aus import au_name
@@ -67,15 +70,30 @@ def write_sidecar(path: Path, model: InferenceModel, module: AULitModule, **extr
         "outputs": describe_outputs(model, list(module.aus)),
         **extra,
     }
-    sidecar_path = path.with_name(path.name + ".json")
-    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n")
+    sidecar_path = sidecar_path_of(path)
+    staging = sidecar_path.with_name(f".{sidecar_path.name}.{os.getpid()}.tmp")
+    staging.write_text(json.dumps(sidecar, indent=2) + "\n")
+    os.replace(staging, sidecar_path)  # a reader sees the old sidecar or the new one
     return sidecar_path
+
+
+def sidecar_path_of(path: Path) -> Path:
+    """``<file>.json`` beside an exported file."""
+    return path.with_name(path.name + ".json")
+
+
+def read_sidecar(path: Path) -> dict | None:
+    """The sidecar of an exported file (``None``: missing or unreadable)."""
+    try:
+        sidecar = json.loads(sidecar_path_of(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return sidecar if isinstance(sidecar, dict) else None
 
 
 def sidecar_output_names(path: Path) -> tuple[str, ...] | None:
     """The output names an exported file's sidecar lists (``None``: no readable sidecar)."""
-    sidecar_path = path.with_name(path.name + ".json")
     try:
-        return tuple(json.loads(sidecar_path.read_text())["outputs"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return tuple((read_sidecar(path) or {})["outputs"])
+    except (KeyError, TypeError):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 from pathlib import Path
@@ -21,14 +22,25 @@ BACKBONE_ALIASES = {
 }
 
 
+class UnknownBackboneError(ValueError):
+    """A backbone name that is neither an au alias nor a timm model."""
+
+
 def timm_name(name: str) -> str:
-    """Resolve a config alias to a timm model name, with a clear error for unknown names."""
+    """Resolve a config alias to a timm model name, with a clear error for unknown names.
+
+    Raises:
+        UnknownBackboneError: Naming the closest timm models, if any.
+    """
     resolved = BACKBONE_ALIASES.get(name, name)
     if not timm.is_model(resolved):
-        close = timm.list_models(f"*{resolved.split('_')[0]}*")[:8]
-        raise ValueError(
-            f"unknown backbone {name!r}: not an au alias ({', '.join(BACKBONE_ALIASES)}) nor a "
-            f"timm model name" + (f"; similar timm models: {', '.join(close)}" if close else "")
+        names = [*BACKBONE_ALIASES, *timm.list_models()]
+        close = difflib.get_close_matches(resolved, names, n=5, cutoff=0.6)
+        close = close or timm.list_models(f"*{resolved.split('_')[0]}*")[:5]
+        raise UnknownBackboneError(
+            f"unknown backbone {name!r} (model.backbone.name): not an au alias "
+            f"({', '.join(BACKBONE_ALIASES)}) nor a timm model name"
+            + (f"; similar names: {', '.join(close)}" if close else "")
         )
     return resolved
 

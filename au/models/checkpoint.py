@@ -5,15 +5,24 @@ a file, start a process). au reads checkpoints with ``weights_only=True``: tenso
 strings, lists, tuples and dicts load; anything else is refused with :class:`CheckpointError`
 naming the file. ``au.fit`` writes only such content (AU names, thresholds, preprocessing and
 the data settings are plain data), so its checkpoints always load.
+
+Checkpoints are written atomically (:class:`AtomicCheckpointIO`): to a temporary file in the
+same folder, renamed into place once complete, so a full disk or a killed process never leaves
+a truncated file where a good one was.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import pickle
+import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 #: Hyper-parameters a detector checkpoint written by ``au.fit`` holds.
 DETECTOR_KEYS = ("aus", "backbone")
@@ -21,6 +30,14 @@ DETECTOR_KEYS = ("aus", "backbone")
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, not au's, or needs code to load."""
+
+
+class ResumeMismatchError(CheckpointError):
+    """A resumed checkpoint whose data, split, AUs, task or backbone differ from the run's."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (e.g. the disk is full); the previous one is kept."""
 
 
 def read_checkpoint(path: str | Path, mmap: bool = True) -> dict:
@@ -73,6 +90,62 @@ def detector_hyper_parameters(checkpoint: dict, path: str | Path) -> dict:
     return dict(hparams)
 
 
+#: Data settings a resumed fit shares with its checkpoint: which frames, which split, which AUs,
+#: what size (a different AU count or channel count would not even load).
+RESUME_DATA_KEYS = (
+    "name",
+    "index_csv",
+    "synthetic",
+    "fold",
+    "num_folds",
+    "split_seed",
+    "val_fraction",
+    "aus",
+    "image_size",
+    "channels",
+)
+
+
+def resume_differences(checkpoint: dict, run: dict) -> list[str]:
+    """What a run's settings (a plain config dict) change from the checkpoint it resumes.
+
+    Compared: :data:`RESUME_DATA_KEYS` of ``data`` (when the checkpoint records its data), every
+    ``task`` setting and ``model.backbone.name`` (au aliases resolved). One line per key, e.g.
+    ``data.fold: 1 in the checkpoint, 2 here``.
+    """
+    hparams = checkpoint.get("hyper_parameters") or {}
+    trained = (checkpoint.get("datamodule_hyper_parameters") or {}).get("data") or {}
+    data = run.get("data") or {}
+    pairs = {}
+    if trained:  # index files compared as absolute paths
+        pairs = {f"data.{key}": (trained.get(key), data.get(key)) for key in RESUME_DATA_KEYS}
+        pairs["data.index_csv"] = tuple(_resolved(d.get("index_csv")) for d in (trained, data))
+    trained_task = hparams.get("task") or {"name": "au"}
+    task = run.get("task") or {"name": "au"}
+    for key in dict.fromkeys([*trained_task, *task]):
+        pairs[f"task.{key}"] = (trained_task.get(key), task.get(key))
+    backbone = ((run.get("model") or {}).get("backbone") or {}).get("name")
+    pairs["model.backbone.name"] = (
+        _timm_alias((hparams.get("backbone") or {}).get("name")),
+        _timm_alias(backbone),
+    )
+    return [
+        f"{key}: {old} in the checkpoint, {new} here"
+        for key, (old, new) in pairs.items()
+        if old != new
+    ]
+
+
+def _resolved(path: str | None) -> str | None:
+    return None if not path else str(Path(path).expanduser().resolve())
+
+
+def _timm_alias(name: str | None) -> str | None:
+    from au.models.backbone import BACKBONE_ALIASES  # imports timm: only when resuming
+
+    return BACKBONE_ALIASES.get(name, name)
+
+
 def _refused_object(err: pickle.UnpicklingError) -> str:
     for line in str(err).splitlines():
         if "Unsupported global" in line:
@@ -85,3 +158,43 @@ def recorded_positive_threshold(checkpoint: dict) -> float | None:
     data = (checkpoint.get("datamodule_hyper_parameters") or {}).get("data") or {}
     value = data.get("positive_threshold")
     return None if value is None else float(value)
+
+
+def file_sha256(path: str | Path, chunk: int = 2**20) -> str:
+    """The SHA-256 of a file's bytes (hex), read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic: temporary file, ``fsync``, ``os.replace``.
+
+    A write that fails half-way (full disk, quota, I/O error) removes its temporary file, leaves
+    the previous checkpoint byte for byte as it was and raises :class:`CheckpointWriteError`
+    saying why. Paths with a URL scheme (``s3://``) go to Lightning's own writer.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        """Write ``checkpoint`` to ``path`` completely or not at all."""
+        if storage_options is not None or "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(staging, path)
+        except BaseException as err:
+            Path(staging).unlink(missing_ok=True)
+            if not isinstance(err, OSError):
+                raise
+            kept = "the previous one is kept" if path.exists() else "no earlier one exists"
+            raise CheckpointWriteError(
+                f"checkpoint {path} could not be written ({err.strerror or err}); {kept}"
+            ) from err

@@ -14,6 +14,7 @@ from au.callbacks import AveragedWeights, ReproducibleEpochs, TwoStageFineTuning
 from au.data.datamodule import AUDataModule
 from au.evaluation.run_record import run_facts
 from au.losses.registry import options_from_training_labels
+from au.models.checkpoint import AtomicCheckpointIO
 from au.models.module import AULitModule
 from au.models.preprocessing import backbone_normalization
 from au.tasks.registry import build_task
@@ -78,7 +79,11 @@ def build_callbacks(config: DictConfig, output_dir: Path) -> list[L.Callback]:
     """The two-stage schedule, checkpoints (best by val/f1 and last) and an LR monitor."""
     schedule = TwoStageFineTuning(**to_dict(config.schedule))
     # the average (if any) swaps back before the checkpoints are written: it comes first
-    averaging = [AveragedWeights(schedule.ema_decay)] if schedule.ema_decay is not None else []
+    averaging = (
+        [AveragedWeights(schedule.ema_decay, schedule.ema_warmup)]
+        if schedule.ema_decay is not None
+        else []
+    )
     return [
         schedule,
         *averaging,
@@ -143,7 +148,10 @@ def comparison_tags(config: DictConfig, tags: list[str] | None = None) -> list[s
 
 
 def build_trainer(config: DictConfig, output_dir: Path) -> L.Trainer:
-    """A Lightning Trainer running both stages of the schedule."""
+    """A Lightning Trainer running both stages of the schedule.
+
+    Checkpoints are written atomically (:class:`~au.models.checkpoint.AtomicCheckpointIO`).
+    """
     callbacks = build_callbacks(config, output_dir)
     schedule = next(c for c in callbacks if isinstance(c, TwoStageFineTuning))
     options = {k: v for k, v in to_dict(config.trainer).items() if v is not None}
@@ -154,5 +162,6 @@ def build_trainer(config: DictConfig, output_dir: Path) -> L.Trainer:
         callbacks=callbacks,
         logger=build_loggers(config, output_dir),
         default_root_dir=output_dir,
+        plugins=[AtomicCheckpointIO()],
         **options,
     )

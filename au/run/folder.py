@@ -7,8 +7,9 @@ cached per config like Hydra's ``now``, so every job of a sweep sees the same sw
 
 ``bad_input_stops_run`` wraps a command: it checks the config values, and turns an error the
 user can fix (bad config value, index, split, checkpoint, missing file) into one ``error:``
-message on stderr and exit status 2. A run folder holding only what Hydra wrote before the
-command began (``.hydra/``, the job log) is removed, with any parents left empty.
+message on stderr and exit status 2. Whatever stops a command (a user error, a crash, Ctrl-C),
+a run folder holding only what Hydra wrote before the command began (``.hydra/``, the job log)
+is removed, with any parents left empty; errors other than the user's keep their traceback.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from au.aus import UnknownAUError
 from au.data.dataset import ImageReadError
 from au.data.index import IndexFormatError
 from au.data.splits import SplitError
+from au.inference.live import NoWindowError
 from au.inference.media import MediaReadError
-from au.models.checkpoint import CheckpointError
+from au.inference.runtime import ExportUnavailableError
+from au.models.backbone import UnknownBackboneError
+from au.models.checkpoint import CheckpointError, CheckpointWriteError
 from au.run.config_checks import ConfigValueError, check_config_values
 
 #: Errors caused by input a user can fix: reported in one message, without a traceback.
@@ -38,6 +42,10 @@ INPUT_ERRORS = (
     IndexFormatError,
     SplitError,
     CheckpointError,
+    CheckpointWriteError,
+    ExportUnavailableError,
+    NoWindowError,
+    UnknownBackboneError,
     ImageReadError,
     MediaReadError,
     UnknownAUError,
@@ -83,15 +91,27 @@ def remove_unstarted_run(folder: str | Path) -> bool:
 def bad_input_stops_run(config: DictConfig) -> Iterator[None]:
     """Check ``config``'s values, then run the body; bad input exits with one message.
 
+    Any other exception propagates with its traceback; in both cases a run folder holding
+    only Hydra's files is removed (:func:`remove_unstarted_run`).
+
     Raises:
-        SystemExit: Status 2 after printing ``error: <message>`` for an error in
-            :data:`INPUT_ERRORS` (the run folder is removed if the run never started).
+        SystemExit: Status 2 after printing ``error: <message>`` (one such line per line of
+            the message) for an error in :data:`INPUT_ERRORS`.
     """
     try:
         check_config_values(config)
         yield
     except INPUT_ERRORS as err:
-        if HydraConfig.initialized():
-            remove_unstarted_run(HydraConfig.get().runtime.output_dir)
-        print(f"error: {err}", file=sys.stderr)
+        remove_this_run_if_unstarted()
+        for line in str(err).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         raise SystemExit(2) from None
+    except BaseException:
+        remove_this_run_if_unstarted()
+        raise
+
+
+def remove_this_run_if_unstarted() -> None:
+    """Remove the current Hydra job's run folder if it holds only Hydra's files."""
+    if HydraConfig.initialized():
+        remove_unstarted_run(HydraConfig.get().runtime.output_dir)
