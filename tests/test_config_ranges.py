@@ -74,7 +74,7 @@ OUT_OF_RANGE = {
     "loss=weighted_bce model.loss.max_weight=0": "a number > 0",
     "task=intensity task.beta=0": "a number > 0",
     "task=joint task.emotion_weight=-1": "a number >= 0",
-    "task=emotion +task.label_smoothing=1": "a number in [0, 1)",
+    "task=emotion task.label_smoothing=1": "a number in [0, 1)",
     "trainer.limit_train_batches=-0.5": "a number >= 0 or null",
     "trainer.log_every_n_steps=0": "an integer >= 1 or null",
     "trainer.gradient_clip_val=-1": "a number >= 0 or null",

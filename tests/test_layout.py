@@ -1,4 +1,5 @@
-"""The top level of au/ holds the commands and the AU vocabulary; library code lives in packages."""
+"""The top level of au/ holds the commands and the bottom layer (the AU vocabulary, the face
+geometry both au.prepare and au.predict use); library code lives in packages."""
 
 from pathlib import Path
 
@@ -9,14 +10,22 @@ from au.bench_align import checkpoint_argument
 
 COMMANDS = {
     "fit", "evaluate", "predict", "export", "compare", "crossval",
-    "bench", "bench_predict", "bench_align", "weights",
+    "bench", "bench_predict", "bench_align", "bench_faces", "weights",
 }  # fmt: skip
+#: Modules every layer may import: they import nothing of au's.
+BOTTOM_LAYER = {"aus", "alignment"}
 PACKAGE = Path(au.__file__).parent
 
 
 def test_top_level_modules_are_the_commands_and_the_au_vocabulary():
     modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
-    assert modules == COMMANDS | {"aus"}
+    assert modules == COMMANDS | BOTTOM_LAYER
+
+
+def test_the_bottom_layer_imports_nothing_of_aus():
+    for name in BOTTOM_LAYER:
+        source = (PACKAGE / f"{name}.py").read_text()
+        assert "from au." not in source and "import au." not in source, name
 
 
 def test_every_top_level_command_runs_as_a_module():

@@ -149,7 +149,7 @@ def test_haar_rows_use_the_prepare_crop_of_the_detected_face(
     # synthetic face is the one whose eyes are found
     image = turned_synthetic_face(12.0) if align else portrait
     write_rgb(tmp_path / "face.png", image)
-    overrides = ("margin=0.15", f"align={str(align).lower()}")
+    overrides = ("detector=haar", "margin=0.15", f"align={str(align).lower()}")
     summary, rows = predict(ckpt, tmp_path / "face.png", tmp_path / "out", *overrides)
     assert len(rows) == 1 and rows.loc[0, "face"] == 0 and rows.loc[0, "detector_score"] > 0
     face = HaarFaceDetector()(image)[0]

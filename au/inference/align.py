@@ -1,8 +1,9 @@
-"""Eyes inside a face box (OpenCV's bundled eye cascade) and the head roll they give.
+"""Eyes inside a Haar face box (OpenCV's bundled eye cascade) and the head roll they give.
 
-No face detector with landmarks installs with its weights from the package registry next to
-au's stack (see README, "From faces to AUs and emotions"), so the eyes are found with the eye
-cascade that ships inside opencv-python, searched only in the upper part of the face box.
+``detector=haar`` boxes carry no landmarks, so their eyes are found with the eye cascade that
+ships inside opencv-python, searched only in the upper part of the face box. MTCNN faces
+(``detector=mtcnn``) bring their own 5 landmarks and are aligned on them instead
+(:func:`au.alignment.align_face`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Draw faces (a box coloured by the top emotion, a label with the active AUs) and save media."""
+"""Draw faces (box coloured by top emotion, label with active AUs, landmarks); save media."""
 
 from __future__ import annotations
 
@@ -66,6 +66,19 @@ def draw_face(image: np.ndarray, box: FaceBox, label: str, color: tuple[int, int
     cv2.rectangle(image, (box.x, top), (box.x + width + 2, top + height + baseline + 2), color, -1)
     origin = (box.x + 1, top + height + 1)
     cv2.putText(image, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness)
+    if box.landmarks is not None:
+        draw_landmarks(image, box.landmarks, color, max(2, line))
+
+
+def draw_landmarks(
+    image: np.ndarray, landmarks: np.ndarray, color: tuple[int, int, int], radius: int
+) -> None:
+    """Draw the 5 landmarks (5, 2) as filled dots ringed in black, in place."""
+    shift = 4  # sub-pixel centres
+    for x, y in np.asarray(landmarks, np.float64).reshape(-1, 2):
+        centre = (round(x * (1 << shift)), round(y * (1 << shift)))
+        cv2.circle(image, centre, (radius + 1) << shift, (0, 0, 0), -1, cv2.LINE_AA, shift)
+        cv2.circle(image, centre, radius << shift, color, -1, cv2.LINE_AA, shift)
 
 
 def annotate_frame(

@@ -1,4 +1,8 @@
-"""Face detection and face crops: OpenCV's bundled Haar cascade, or the whole image as one face.
+"""Face detection and face crops: MTCNN with 5 landmarks, OpenCV's Haar cascade, or no detection.
+
+``mtcnn`` (:mod:`au.inference.mtcnn`) needs its weights fetched once (``python -m au.weights
+mtcnn``); without them it falls back to ``haar`` with one warning. ``none`` takes every image
+as one already-cropped face.
 
 A detected box is turned into the square crop au's prepare scripts cut for training
 (:data:`au.prepare.common.DEFAULT_MARGIN` on each side of the box's longer side, centred on the
@@ -8,26 +12,36 @@ box reported for a face is that square clipped to the image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from au.inference.mtcnn_weights import mtcnn_weights_dir
+from au.models.pretrained import PretrainedWeightsError
 from au.prepare.common import DEFAULT_MARGIN
 
-FACE_DETECTORS = ("haar", "none")
+log = logging.getLogger(__name__)
+
+FACE_DETECTORS = ("mtcnn", "haar", "none")
 
 
 @dataclass(frozen=True)
 class FaceBox:
-    """A face in pixel coordinates: top-left corner, size, and the detector's score if any."""
+    """A face in pixel coordinates: top-left corner, size, the detector's score and landmarks.
+
+    ``landmarks`` (5, 2) are frame pixels (x, y) of the eye centres, nose tip and mouth corners,
+    image-left first, where the detector gives them (MTCNN), else ``None``.
+    """
 
     x: int
     y: int
     w: int
     h: int
     score: float | None = None
+    landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def square_box(box: FaceBox, margin: float = DEFAULT_MARGIN) -> FaceBox:
@@ -36,14 +50,14 @@ def square_box(box: FaceBox, margin: float = DEFAULT_MARGIN) -> FaceBox:
     centre_x, centre_y = box.x + box.w / 2, box.y + box.h / 2
     left, top = round(centre_x - side / 2), round(centre_y - side / 2)
     side = max(round(side), 1)
-    return FaceBox(left, top, side, side, box.score)
+    return replace(box, x=left, y=top, w=side, h=side)
 
 
 def clip_box(box: FaceBox, width: int, height: int) -> FaceBox:
     """``box`` restricted to an image of ``width`` x ``height`` pixels."""
     left, top = min(max(box.x, 0), width), min(max(box.y, 0), height)
     right, bottom = min(max(box.x + box.w, 0), width), min(max(box.y + box.h, 0), height)
-    return FaceBox(left, top, right - left, bottom - top, box.score)
+    return replace(box, x=left, y=top, w=right - left, h=bottom - top)
 
 
 def crop_square(image: np.ndarray, square: FaceBox) -> np.ndarray:
@@ -124,8 +138,49 @@ class WholeImageFace:
         return [FaceBox(0, 0, width, height)]
 
 
-def build_face_detector(name: str, **options) -> HaarFaceDetector | WholeImageFace:
-    """The face detector called ``name`` (``haar`` or ``none``) with its options."""
+class MTCNNFaceDetector:
+    """Faces and their 5 landmarks with MTCNN (:class:`au.inference.mtcnn.MTCNN`), largest first.
+
+    Args:
+        weights: Folder of the three weight files (default: au's weights cache).
+        min_face: Smallest face side searched, in pixels.
+        thresholds: Face probability each stage needs (P-, R-, O-Net).
+    """
+
+    def __init__(
+        self,
+        weights: Path | None = None,
+        min_face: float = 20.0,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+    ):
+        from au.inference.mtcnn import MTCNN
+
+        self.mtcnn = MTCNN(weights or mtcnn_weights_dir(), min_face, tuple(thresholds))
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces in an RGB (H, W, 3) or grayscale (H, W[, 1]) uint8 image, largest first."""
+        boxes, scores, landmarks = self.mtcnn(image)
+        faces = [
+            FaceBox(round(x1), round(y1), round(x2 - x1), round(y2 - y1), float(score), marks)
+            for (x1, y1, x2, y2), score, marks in zip(boxes, scores, landmarks, strict=True)
+        ]
+        return sorted(faces, key=lambda f: f.w * f.h, reverse=True)
+
+
+def build_face_detector(
+    name: str, **options
+) -> MTCNNFaceDetector | HaarFaceDetector | WholeImageFace:
+    """The face detector called ``name`` (``mtcnn``, ``haar`` or ``none``) with its options.
+
+    ``mtcnn`` without its weights in the cache warns once and gives the Haar detector (with its
+    default options).
+    """
+    if name == "mtcnn":
+        try:
+            return MTCNNFaceDetector(**options)
+        except PretrainedWeightsError as err:
+            log.warning("detector=mtcnn unavailable (%s); using detector=haar", err)
+            return HaarFaceDetector()
     if name == "haar":
         return HaarFaceDetector(**options)
     if name in ("none", None):

@@ -2,8 +2,10 @@
 
 Frames are decoded by a background thread (:mod:`au.inference.stream`), faces are detected on
 every n-th frame and followed in between (:mod:`au.inference.tracking`), each face is cut with
-the prepare scripts' crop geometry straight at the model's input size (eyes levelled when
-aligning), and crops of several frames go through the model together.
+the prepare scripts' crop geometry straight at the model's input size (when aligning: the 5
+landmarks of an MTCNN face mapped onto a template, :func:`au.alignment.align_face`, or the eyes
+a Haar face's eye cascade found levelled), and crops of several frames go through the model
+together.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from au.alignment import align_face
 from au.inference.annotate import AnnotationWriter, annotate_frame, face_labels
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, clip_box, square_box
@@ -162,13 +165,21 @@ class PredictionRunner:
         with self.times.measure("detect"):
             faces = self.tracker(image)
         with self.times.measure("crop"):
-            size, (height, width) = self.detector.image_size, image.shape[:2]
+            height, width = image.shape[:2]
             boxes = [clip_box(square_box(f.box, self.margin), width, height) for f in faces]
-            crops = [
-                crop_box(image, (f.box.x, f.box.y, f.box.w, f.box.h), size, self.margin, f.roll)
-                for f in faces
-            ]
+            crops = [self._crop(image, f.box, f.roll) for f in faces]
         return boxes, crops
+
+    def _crop(self, image: np.ndarray, box: FaceBox, roll: float) -> np.ndarray:
+        """The model's input for a face: its landmarks onto the template when aligning.
+
+        ``align=true`` gives the tracker an eye finder; faces without landmarks, or with
+        ``align=false``, are cut around their box turned by ``roll`` (as au.prepare cuts them).
+        """
+        size = self.detector.image_size
+        if box.landmarks is not None and self.tracker.eyes is not None:
+            return align_face(image, box.landmarks, size, self.margin)
+        return crop_box(image, (box.x, box.y, box.w, box.h), size, self.margin, roll)
 
     def _flush(self) -> None:
         crops = [crop for item in self.pending for crop in item.crops]

@@ -11,6 +11,11 @@ emotion    ``emotion_<class>``, ``top_emotion`` (the emotion head)
 joint      ``p_<AU>``, ``<AU>``, ``emotion_<class>``, ``top_emotion`` (head),
            ``readout_<name>``, ``readout_emotion`` (AU read-out)
 =========  ==========================================================================
+
+Every row also has the face's 5 landmarks in frame pixels (``lm0_x, lm0_y ... lm4_x, lm4_y``:
+left eye, right eye, nose tip, left and right mouth corner, image-left first) and its head pose
+in degrees (``yaw``, ``pitch``, ``roll``; :mod:`au.inference.pose`), as OpenFace and py-feat
+report them; they are empty where the detector gives no landmarks (``haar``, ``none``).
 """
 
 from __future__ import annotations
@@ -26,9 +31,19 @@ import numpy as np
 
 from au.inference.faces import FaceBox
 from au.inference.media import Frame
+from au.inference.pose import head_pose
 
+#: The 5 landmarks' columns, in frame pixels.
+LANDMARK_COLUMNS = tuple(f"lm{i}_{axis}" for i in range(5) for axis in ("x", "y"))
+#: Head pose columns, in degrees.
+POSE_COLUMNS = ("yaw", "pitch", "roll")
 #: Columns before the per-AU and per-emotion ones.
-FRAME_COLUMNS = ("source", "frame", "time_s", "face", "x", "y", "w", "h", "detector_score")
+FRAME_COLUMNS = (
+    "source", "frame", "time_s", "face", "x", "y", "w", "h", "detector_score",
+    *LANDMARK_COLUMNS, *POSE_COLUMNS,
+)  # fmt: skip
+#: Decimals of the landmark and pose columns.
+GEOMETRY_DIGITS = 2
 #: Index of the face in a frame's row when no face was found.
 NO_FACE = -1
 #: Decimals of the ``i_<AU>`` intensity columns.
@@ -101,8 +116,22 @@ def face_rows(
         score = None if box.score is None else _number(box.score, 4)
         row = {**frame_fields(frame), "face": face, "x": box.x, "y": box.y, "w": box.w, "h": box.h}
         row["detector_score"] = score
+        row |= landmark_fields(box, frame.image.shape[1], frame.image.shape[0])
         rows.append(row | prediction_fields(predictions, face, layout))
     return rows
+
+
+def landmark_fields(box: FaceBox, width: int, height: int) -> dict:
+    """A face's landmark and pose columns (none when its box has no landmarks)."""
+    if box.landmarks is None:
+        return {}
+    points = np.asarray(box.landmarks, np.float64).reshape(5, 2)
+    row = {
+        name: _number(value, GEOMETRY_DIGITS)
+        for name, value in zip(LANDMARK_COLUMNS, points.ravel(), strict=True)
+    }
+    pose = head_pose(points, width, height)
+    return row | {n: _number(v, GEOMETRY_DIGITS) for n, v in zip(POSE_COLUMNS, pose, strict=True)}
 
 
 def prediction_fields(predictions: FacePredictions, face: int, layout: PredictionLayout) -> dict:

@@ -40,9 +40,9 @@ def box_iou(a: FaceBox, b: FaceBox) -> float:
 
 
 def blend(old: FaceBox, new: FaceBox, weight: float) -> FaceBox:
-    """``weight`` of ``new`` and ``1 - weight`` of ``old``, per coordinate; ``new``'s score."""
+    """``weight`` of ``new``, ``1 - weight`` of ``old`` per coordinate; ``new``'s score, marks."""
     mixed = [weight * n + (1 - weight) * o for o, n in zip(_xywh(old), _xywh(new), strict=True)]
-    return FaceBox(*(round(v) for v in mixed), score=new.score)
+    return FaceBox(*(round(v) for v in mixed), score=new.score, landmarks=new.landmarks)
 
 
 def _xywh(box: FaceBox) -> tuple[int, int, int, int]:
@@ -105,7 +105,7 @@ class FaceTracker:
         self.faces = [f for f in self.faces if f.misses <= self.max_misses]
         self.faces += [TrackedFace(next(self._numbers), box) for box in unmatched]
         for face in self.faces:
-            if face.misses == 0 and self.eyes is not None:
+            if face.misses == 0 and self.eyes is not None and face.box.landmarks is None:
                 found = self.eyes(image, face.box)
                 face.roll = roll_of(found) if found is not None else face.roll
         self.faces.sort(key=lambda f: f.box.w * f.box.h, reverse=True)

@@ -1,0 +1,168 @@
+"""``python -m au.bench_faces``: MTCNN against the Haar cascade on synthetic test frames.
+
+Each test frame of a synthetic video set is placed in the middle of a canvas twice its size (as
+:mod:`au.bench_align` does) and given to both detectors. Printed per nuisance condition:
+1. face recall of Haar and MTCNN (a face counts when the detector's largest box holds the
+   rendered face's nose tip);
+2. MTCNN's landmark error: the mean distance of its 5 points to where the renderer put the eye
+   centres (pupils), nose tip and mouth corners, as % of the true inter-ocular distance (NME);
+3. MTCNN's head pose error: mean absolute yaw, pitch and roll error in degrees against the
+   pose the renderer used (the index's ``yaw``, ``pitch``, ``roll``), and the median signed
+   error (bias of the generic 3-D face model on the renderer's faces);
+then the milliseconds per 640x480 frame of each detector.
+
+Examples:
+    python -m au.bench_faces                        # the default synthetic set, test fold 1
+    python -m au.bench_faces --data ~/.cache/au/data/synthetic/rgb-d2-28b935f99f --frames 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from au.bench_align import CONDITIONS  # noqa: E402
+from au.data.dataset import read_image  # noqa: E402
+from au.data.synthetic import SyntheticConfig, ensure_synthetic  # noqa: E402
+from au.data.synthetic.canvas import HeadProjector, Pose  # noqa: E402
+from au.data.synthetic.render import _face_geometry  # noqa: E402
+from au.data.synthetic.writer import plan_for  # noqa: E402
+from au.inference.faces import FaceBox, HaarFaceDetector, MTCNNFaceDetector  # noqa: E402
+from au.inference.pose import head_pose  # noqa: E402
+
+
+def true_landmarks(cfg: SyntheticConfig, subject: int, frame: int, plans: dict) -> np.ndarray:
+    """Where the renderer put a frame's pupils, nose tip and mouth corners (5, 2), in pixels."""
+    if subject not in plans:
+        plans[subject] = plan_for(cfg, subject)
+    plan = plans[subject]
+    nuisance = plan.nuisances[frame]
+    parts, mouth = _face_geometry(plan.identity, plan.timeline.intensities[frame])
+    eyes = sorted((eye.pupil.mean(axis=0) for eye in parts.eyes), key=lambda p: p[0])
+    corners = sorted(mouth.corners, key=lambda p: p[0])
+    nose = np.array([0.0, plan.identity.nose_length - 0.005])
+    points = np.array([*eyes, nose, *corners])
+    pose = Pose(nuisance.yaw, nuisance.pitch, nuisance.roll, nuisance.scale, nuisance.shift_x,
+                nuisance.shift_y)  # fmt: skip
+    return HeadProjector(pose, parts.profile_y, parts.profile_w)(points) * cfg.image_size
+
+
+def holds(face: FaceBox | None, point: np.ndarray) -> bool:
+    """Whether a box contains a point (x, y)."""
+    if face is None:
+        return False
+    return face.x <= point[0] <= face.x + face.w and face.y <= point[1] <= face.y + face.h
+
+
+def measure(rows: pd.DataFrame, folder: Path, cfg: SyntheticConfig, mtcnn, haar) -> pd.DataFrame:
+    """Per frame: whether each detector found the face, MTCNN's NME and pose errors."""
+    plans, results = {}, []
+    for row in rows.itertuples():
+        image = read_image(folder / row.path, 3)
+        pad = image.shape[0] // 2
+        canvas = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        subject = int(str(row.subject).lstrip("S")) - 1
+        truth = true_landmarks(cfg, subject, int(row.frame), plans) + pad
+        found = {name: next(iter(detect(canvas)), None) for name, detect in (("haar", haar),
+                 ("mtcnn", mtcnn))}  # fmt: skip
+        result = {f"{name} found": holds(face, truth[2]) for name, face in found.items()}
+        face = found["mtcnn"]
+        if result["mtcnn found"]:
+            inter_ocular = np.linalg.norm(truth[1] - truth[0])
+            error = np.linalg.norm(face.landmarks - truth, axis=1).mean()
+            result["NME %"] = 100 * error / inter_ocular
+            pose = head_pose(face.landmarks, *canvas.shape[1::-1])
+            for name, value in zip(("yaw", "pitch", "roll"), pose, strict=True):
+                result[f"{name} error"] = value - getattr(row, name)
+        results.append(result)
+    return pd.DataFrame(results, index=rows.index)
+
+
+def condition_table(rows: pd.DataFrame, scores: pd.DataFrame) -> list[dict]:
+    """Recall, NME and pose errors per condition of :data:`au.bench_align.CONDITIONS`."""
+    table = []
+    for name, query in CONDITIONS.items():
+        part = scores[rows.eval(query).to_numpy()]
+        hit = part[part["mtcnn found"]]
+        entry = {"condition": name, "frames": len(part)}
+        entry["Haar recall %"] = round(100 * part["haar found"].mean(), 1)
+        entry["MTCNN recall %"] = round(100 * part["mtcnn found"].mean(), 1)
+        entry["NME % (median)"] = round(hit["NME %"].median(), 1)
+        for angle in ("yaw", "pitch", "roll"):
+            errors = hit[f"{angle} error"]
+            entry[f"{angle} MAE / bias"] = f"{errors.abs().mean():.1f} / {errors.median():+.1f}"
+        table.append(entry)
+    return table
+
+
+def frame_640x480(folder: Path, path: str) -> np.ndarray:
+    """A test face (enlarged to 200 px) on a noisy 640x480 grey frame."""
+    frame = np.random.default_rng(0).normal(120, 12, (480, 640, 3)).clip(0, 255).astype(np.uint8)
+    frame[140:340, 220:420] = cv2.resize(read_image(folder / path, 3), (200, 200))
+    return frame
+
+
+def median_ms(detect, frame: np.ndarray, repeats: int) -> float:
+    """Median wall time of ``detect(frame)`` in milliseconds (after one warm-up call)."""
+    detect(frame)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        detect(frame)
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the arguments, run the measurements, print the tables."""
+    parser = argparse.ArgumentParser(
+        prog="python -m au.bench_faces",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, help="a synthetic video set (default: au.fit's)")
+    parser.add_argument("--fold", type=int, default=1, help="test fold (default 1, as au.fit)")
+    parser.add_argument("--frames", type=int, default=None, help="at most this many, evenly")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per detector")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.data is None:
+        cfg = SyntheticConfig(num_subjects=80, frames_per_subject=60)  # configs/data/synthetic
+        folder = ensure_synthetic(cfg)
+    else:
+        folder = args.data.expanduser()
+        cfg = SyntheticConfig(**json.loads((folder / "index.json").read_text())["config"])
+    rows = pd.read_csv(folder / "index.csv")
+    rows = rows[rows["fold"] == args.fold]
+    if args.frames is not None and args.frames < len(rows):
+        rows = rows.iloc[np.linspace(0, len(rows) - 1, args.frames).round().astype(int)]
+    haar, mtcnn = HaarFaceDetector(), MTCNNFaceDetector()
+    scores = measure(rows, folder, cfg, mtcnn, haar)
+    print(f"{len(rows)} test frames (fold {args.fold}) of {folder}, each on a 2x canvas\n")
+    print(tabulate(condition_table(rows, scores), headers="keys", tablefmt="github"))
+    frame = frame_640x480(folder, rows["path"].iloc[0])
+    haar_ms = median_ms(haar, frame, args.repeats)
+    speed = [{"detector": "Haar (max_side 640)", "ms / frame": haar_ms}]
+    for min_face in (20, 40):
+        detector = MTCNNFaceDetector(min_face=min_face)
+        ms = median_ms(detector, frame, args.repeats)
+        speed.append({"detector": f"MTCNN min_face={min_face}", "ms / frame": ms})
+    print(f"\n640x480 frame, {torch.get_num_threads()} torch threads\n")
+    print(tabulate(speed, headers="keys", tablefmt="github", floatfmt=".1f"))
+
+
+if __name__ == "__main__":
+    main()
