@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from au.errors import UnknownAUError
+
 #: FACS Action Units (Ekman, Friesen & Hager 2002) that au knows, by number.
 FACS_NAMES: dict[int, str] = {
     1: "Inner brow raiser",
@@ -46,10 +48,6 @@ DISFA_DETECTION_AUS: tuple[str, ...] = tuple(f"AU{n}" for n in (1, 2, 4, 6, 9, 1
 
 #: The 12 AUs BP4D codes for occurrence in the FERA 2015 protocol.
 BP4D_AUS: tuple[str, ...] = tuple(f"AU{n}" for n in (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24))
-
-
-class UnknownAUError(ValueError):
-    """Raised when a name does not denote an AU that au knows."""
 
 
 def au_key(number: int) -> str:

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
+from au.alignment import crop_box  # noqa: E402
 from au.data.dataset import read_image  # noqa: E402
 from au.evaluate import checkpoint_data_settings  # noqa: E402
 from au.evaluation.paired_bootstrap import (  # noqa: E402
@@ -38,7 +39,6 @@ from au.evaluation.paired_bootstrap import (  # noqa: E402
 from au.inference.align import EyeFinder, roll_of  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import HaarFaceDetector  # noqa: E402
-from au.prepare.common import crop_box  # noqa: E402
 
 CONDITIONS = {
     "clean": "low_light == 0 and glasses == 'none' and abs(roll) < 5 and occlusion == 'none'",

@@ -39,8 +39,13 @@ from au.data.transforms import eval_transform  # noqa: E402
 from au.inference import end_to_end  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import HaarFaceDetector, face_crops  # noqa: E402
-from au.inference.onnx_torchscript import InferenceModel, export_onnx, quantize_onnx  # noqa: E402
-from au.inference.runtime import OnnxRuntime, onnx_session  # noqa: E402
+from au.inference.onnx_torchscript import (  # noqa: E402
+    InferenceModel,
+    export_onnx,
+    onnx_session,
+    quantize_onnx,
+)
+from au.inference.runtime import OnnxRuntime  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 from au.models.preprocessing import backbone_normalization  # noqa: E402
 

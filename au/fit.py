@@ -22,10 +22,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from au.errors import ResumeMismatchError  # noqa: E402
 from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
 from au.evaluation.run_record import RESULTS_DIR, run_facts, write_run_record  # noqa: E402
 from au.models.checkpoint import (  # noqa: E402
-    ResumeMismatchError,
     detector_hyper_parameters,
     read_checkpoint,
     resume_differences,

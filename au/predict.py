@@ -4,7 +4,7 @@ Any task's checkpoint works (``task=au``, ``intensity``, ``emotion``, ``joint``)
 what the model gives (see :mod:`au.inference.records`): AU probabilities ``p_<AU>`` or
 intensities ``i_<AU>`` (0-5) with decisions ``<AU>`` (0/1), and ``emotion_<name>`` scores with
 ``top_emotion``. The emotions come from the model's emotion head (``emotion``, ``joint``), else
-from the AU read-out (:func:`au.tasks.emotion_readout.emotion_scores`, calibrated rule, the
+from the AU read-out (:func:`au.emotions.readout.emotion_scores`, calibrated rule, the
 model's own thresholds); a joint model writes the read-out beside its head as ``readout_<name>``
 and ``readout_emotion``. The command prints which source the emotions come from.
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from au.data.features import cached_features, features_sha256, write_feature_cache
+from au.errors import ResumeMismatchError
 from au.fit import checked_resume, run_fit
 from au.inference.onnx_torchscript import run_onnx
 from au.inference.runtime import (
@@ -24,7 +25,6 @@ from au.models.checkpoint import (
     AtomicCheckpointIO,
     CheckpointError,
     CheckpointWriteError,
-    ResumeMismatchError,
     file_sha256,
     resume_differences,
 )

@@ -194,7 +194,7 @@ def test_ranges_describe_themselves():
 @pytest.fixture
 def toy_losses(monkeypatch):
     """Toy losses registered for one test (the registry restored afterwards)."""
-    monkeypatch.setattr(registry, "_LOSSES", registered_losses())  # a copy, restored
+    monkeypatch.setattr(registry.LOSSES, "_entries", registered_losses())  # a copy, restored
 
     @register_loss("toy_typed")
     class TypedLoss(nn.Module):

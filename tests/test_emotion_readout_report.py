@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
+from au.emotions import BASIC_EMOTIONS
 from au.evaluation.emotion import EmotionEvaluator, condition_scores
 from au.evaluation.evaluator import EvaluationResult
-from au.tasks.emotion import BASIC_EMOTIONS
 
 AUS = ["AU1", "AU2", "AU4", "AU6", "AU12", "AU25", "AU26"]
 #: AU probabilities of four faces: smile (AU6+12), nothing, surprise (1+2+25+26), frown (AU4).

@@ -6,18 +6,17 @@ import torch
 
 from au.aus import DISFA_AUS, DISFA_DETECTION_AUS, parse_au
 from au.data.synthetic.episodes import sample_subject_timeline, stratified_kind_draws
-from au.evaluation.emotion_metrics import emotion_metrics, majority_baseline
-from au.tasks.emotion_readout import (
-    EMOTIONS,
+from au.emotions import EMOTIONS, parse_emotion
+from au.emotions.readout import (
     PROTOTYPES,
     RULES,
     Prototype,
     emotion_coverage,
     emotion_scores,
     format_coverage,
-    parse_emotion,
     predict_emotion,
 )
+from au.evaluation.emotion_metrics import emotion_metrics, majority_baseline
 
 DISFA8 = list(DISFA_DETECTION_AUS)  # 1, 2, 4, 6, 9, 12, 25, 26
 DISFA12 = list(DISFA_AUS)  # 1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26

@@ -15,7 +15,6 @@ from torch.utils.data import DataLoader
 from au.callbacks import TwoStageFineTuning
 from au.callbacks.two_stage import stage2_lr_factor
 from au.models.backbone import create_backbone
-from au.models.head import AUHead
 from au.models.module import AULitModule
 from au.models.pretrained import (
     PretrainedWeightsError,
@@ -24,6 +23,7 @@ from au.models.pretrained import (
     install_torchvision_checkpoint,
     sha256_of,
 )
+from au.tasks.head import AUHead
 
 AUS = ["AU1", "AU2", "AU4", "AU6", "AU9", "AU12", "AU25", "AU26"]
 WIDTHS = {"mobilenet_v1": 1024, "mobilenet_v2": 1280, "densenet121": 1024, "densenet201": 1920}

@@ -9,15 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from au.alignment import crop_box
 from au.data.dataset import read_image
+from au.emotions import EMOTIONS
+from au.emotions.readout import emotion_scores, predict_emotion
 from au.inference.align import EyeFinder, roll_of
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, HaarFaceDetector, clip_box, crop_square, square_box
 from au.inference.media import MediaReadError
 from au.inference.records import FRAME_COLUMNS
 from au.predict import run_predict
-from au.prepare.common import crop_box
-from au.tasks.emotion_readout import EMOTIONS, emotion_scores, predict_emotion
 
 
 def compose_predict(overrides: list[str]):

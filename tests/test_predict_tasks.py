@@ -15,6 +15,8 @@ import torch
 
 from au.data.dataset import read_image
 from au.data.transforms import normalization
+from au.emotions import BASIC_EMOTIONS, EMOTIONS
+from au.emotions.readout import emotion_scores, predict_emotion
 from au.export import run_export
 from au.inference.annotate import face_label, face_labels
 from au.inference.detector import AUDetector
@@ -22,8 +24,6 @@ from au.inference.onnx_torchscript import run_onnx, run_torchscript
 from au.inference.records import FRAME_COLUMNS, FacePredictions
 from au.inference.runtime import ensure_onnx, onnx_path_for
 from au.models.module import AULitModule
-from au.tasks.emotion import BASIC_EMOTIONS
-from au.tasks.emotion_readout import EMOTIONS, emotion_scores, predict_emotion
 from tests.test_export import compose_export
 from tests.test_predict import predict, synthetic_faces, write_rgb
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from au.alignment import box_points, crop_box, crop_face
 from au.inference.align import EyeFinder, roll_of
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, HaarFaceDetector
 from au.inference.runtime import onnx_path_for
 from au.inference.stream import StageTimes, read_ahead
 from au.inference.tracking import FaceTracker
-from au.prepare.common import box_points, crop_box, crop_face
 from tests.test_predict import predict, synthetic_faces, write_rgb
 
 

@@ -17,7 +17,7 @@ from au.data.datamodule import AUDataModule
 from au.data.index import read_index
 from au.data.synthetic import SyntheticConfig, generate_synthetic, writer
 from au.data.synthetic.__main__ import main as cli_main
-from au.tasks.emotion import BASIC_EMOTIONS
+from au.emotions import BASIC_EMOTIONS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
 EMOTIONS_POSED = ("happiness", "sadness", "surprise", "fear", "anger", "disgust")

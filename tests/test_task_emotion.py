@@ -57,7 +57,8 @@ def test_masked_cross_entropy_by_hand():
 
 def test_bad_task_options_are_config_errors():
     known = "au, emotion, intensity, joint"
-    with pytest.raises(ConfigValueError, match=f"task='emotions': choose one of {known}$"):
+    unknown = rf"unknown task 'emotions'; choose one of {known} \(did you mean emotion\?\)$"
+    with pytest.raises(ConfigValueError, match=unknown):
         build_task({"name": "emotions"})
     with pytest.raises(ConfigValueError, match="need 2 or more distinct emotions"):
         build_task({"name": "emotion", "emotions": ["happy", "happiness"]})

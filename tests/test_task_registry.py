@@ -17,7 +17,7 @@ from au.tasks.registry import TASKS, build_task, register_task, registered_tasks
 @pytest.fixture
 def toy_task(monkeypatch):
     """``ToyTask`` (the "module"), registered as ``toy``; the registry restored afterwards."""
-    monkeypatch.setattr(registry, "_TASKS", registered_tasks())  # a copy, restored
+    monkeypatch.setattr(registry.TASKS, "_entries", registered_tasks())  # a copy, restored
 
     @register_task("toy")
     class ToyTask(AUTask):

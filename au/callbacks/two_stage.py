@@ -41,7 +41,8 @@ class TwoStageFineTuning(Callback):
             from ``head_finetune_lr``), so the last epochs take small steps and the checkpoint
             chosen by validation hinges less on one noisy update.
         monitor: Validation metric to watch; ``mode`` ``"max"`` or ``"min"``.
-        test_checkpoint: Which checkpoint ``au.fit`` tests: ``"best"`` (by ``monitor``) or
+        test_checkpoint: Which checkpoint ``au.fit`` tests (it reads ``schedule.test_checkpoint``;
+            the value is checked here): ``"best"`` (by ``monitor``) or
             ``"last"`` (the end of stage 2, no choice among epochs).
         ema_decay: ``None``, or validate, checkpoint and test an exponential moving average of
             the weights with this (largest) decay per step, restarted when stage 2 begins
@@ -94,7 +95,6 @@ class TwoStageFineTuning(Callback):
         self.head_finetune_lr, self.train_bn = head_finetune_lr, train_bn
         self.stage2_lr_decay = stage2_lr_decay
         self.monitor, self.mode = monitor, mode
-        self.test_checkpoint = test_checkpoint
         self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
         self.cache_features = cache_features
         self.feature_cache_dir = Path(feature_cache_dir) if feature_cache_dir else None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import lightning as L  # noqa: N812
 import numpy as np
@@ -23,10 +24,21 @@ from au.data.transforms import (
     normalization,
     train_transform,
 )
-from au.tasks.au import AUTask
-from au.tasks.base import Task
 
 SPLITS = ("train", "val", "test")
+
+
+class TargetsOfTask(Protocol):
+    """What the data module needs of a task (:class:`au.tasks.base.Task` is one)."""
+
+    #: Whether the data must code AUs.
+    needs_au_labels: bool
+
+    def targets(self, index: AUIndex, aus: list[str]) -> dict[str, np.ndarray]:
+        """Per-row targets (N, ...) of the index beyond AU labels."""
+
+    def check_targets(self, targets: Mapping[str, np.ndarray], where: str) -> None:
+        """Raise ``ValueError`` naming ``where`` if the data hold none of the task's targets."""
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -82,8 +94,9 @@ class AUDataModule(L.LightningDataModule):
             light (:func:`au.data.transforms.contrast_normalization`).
         allow_outside_root: Let index rows name images outside the index's folder (absolute
             paths, ``../``); refused by default, naming the rows.
-        task: The task (:mod:`au.tasks`) whose further targets every sample carries (e.g.
-            intensities, the emotion class); default AU occurrence, which needs none.
+        task: The task (:mod:`au.tasks`, passed in by the caller) whose further targets every
+            sample carries (e.g. intensities, the emotion class); ``None``: AU occurrence,
+            which needs none.
         mean: Per-channel normalisation mean: the backbone's
             (:func:`au.models.preprocessing.backbone_normalization`; ``au.fit`` passes it),
             ImageNet's when not given.
@@ -113,7 +126,7 @@ class AUDataModule(L.LightningDataModule):
         clahe: bool = False,
         allow_outside_root: bool = False,
         name: str = "index",
-        task: Task | None = None,
+        task: TargetsOfTask | None = None,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
     ):
@@ -140,7 +153,7 @@ class AUDataModule(L.LightningDataModule):
         self.clahe = clahe
         self.mean, self.std = normalization(channels, mean, std)
         self.name = name
-        self.task = task if task is not None else AUTask()
+        self.task = task
         self.index: AUIndex | None = None
         #: The task's further targets of every index row (e.g. ``intensity``, ``emotion``).
         self.targets: dict[str, np.ndarray] = {}
@@ -177,7 +190,7 @@ class AUDataModule(L.LightningDataModule):
         tables, labels, masks, paths, targets = [], [], [], [], []
         for index in indexes:
             label, mask = index.labels(self.aus, self.positive_threshold)
-            targets.append(self.task.targets(index, self.aus))
+            targets.append(self.task.targets(index, self.aus) if self.task is not None else {})
             table = index.table.copy()
             if len(indexes) > 1:  # keep subjects of different data sets apart
                 name = index.meta.get("name", index.root.name)
@@ -206,10 +219,12 @@ class AUDataModule(L.LightningDataModule):
         if self.datasets:
             return
         table, labels, mask, paths = self._load()
-        if self.task.needs_au_labels and mask.sum(0).min() == 0:
+        needs_au_labels = self.task is None or self.task.needs_au_labels
+        if needs_au_labels and mask.sum(0).min() == 0:
             missing = [au for au, n in zip(self.aus, mask.sum(0), strict=True) if n == 0]
             raise ValueError(f"the data ({self.index.root}) codes none of the AUs {missing}")
-        self.task.check_targets(self.targets, str(self.index.root))
+        if self.task is not None:
+            self.task.check_targets(self.targets, str(self.index.root))
         self.subjects = split_subjects(
             table, self.fold, self.num_folds, self.val_fraction, self.split_seed
         )
@@ -292,3 +307,9 @@ class AUDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         """Test batches (the held-out fold)."""
         return self.loader("test")
+
+
+def split_frames(datamodule: AUDataModule, split: str) -> pd.DataFrame:
+    """The index rows of a data module's split, one per sample id, with their ``row``."""
+    rows = datamodule.rows[split]
+    return datamodule.index.table.iloc[rows].reset_index(drop=True).assign(row=rows)

@@ -17,20 +17,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from au.errors import ImageReadError, TruncatedImageError
+
 _JPEG_START = b"\xff\xd8"
 _JPEG_END = b"\xff\xd9"
 _JPEG_SCAN = 0xDA
 #: JPEG markers without a length field (RSTn, TEM).
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-class ImageReadError(OSError):
-    """Raised when an image file is missing or cannot be decoded."""
-
-
-class TruncatedImageError(ImageReadError):
-    """Raised when a JPEG or PNG file is cut short (it would decode to partly grey)."""
 
 
 def printable_path(path: str | os.PathLike) -> str:

@@ -41,16 +41,13 @@ from au.data.validation import (
     label_scale_problem,
     outside_root_problems,
 )
-from au.tasks.emotion_readout import parse_emotion
+from au.emotions import parse_emotion
+from au.errors import IndexFormatError
 
 INDEX_CSV = "index.csv"
 INDEX_JSON = "index.json"
 REQUIRED_COLUMNS = ("path", "subject")
 _AU_COLUMN = re.compile(r"^AU\d+$")
-
-
-class IndexFormatError(ValueError):
-    """Raised when an index CSV is missing, unreadable or does not follow the schema."""
 
 
 @dataclass

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
-class SplitError(ValueError):
-    """Raised when a split cannot be formed as configured."""
+from au.errors import SplitError
 
 
 def subject_folds(table: pd.DataFrame, num_folds: int) -> dict[str, int]:

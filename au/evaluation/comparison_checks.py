@@ -13,14 +13,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from au.errors import ComparisonError
+
 #: What a run answers: runs that differ in these are never averaged or subtracted.
 QUESTION_KEYS = ("task", "targets")
 #: What makes a replicate within a group (its test data, fold and seed).
 REPLICATE_KEYS = ("data", "data_id", "fold", "seed")
-
-
-class ComparisonError(ValueError):
-    """Runs that cannot be compared as asked (the message names them)."""
 
 
 def check_groups(runs: pd.DataFrame) -> None:

@@ -4,7 +4,7 @@
 ``task=emotion`` and the emotion half of ``task=joint``. It scores the frames that carry an
 emotion label (class index >= 0) with :func:`au.evaluation.emotion_metrics.emotion_metrics`
 and, on the same frames, the majority class of the training labels and, for a model with an
-AU head, the AU→emotion read-out under every rule of :data:`au.tasks.emotion_readout.RULES`
+AU head, the AU→emotion read-out under every rule of :data:`au.emotions.readout.RULES`
 (the calibrated rule with the model's tuned thresholds). Tables: ``emotion_summary`` (one row
 per model), ``emotion_metrics`` (per class), ``emotion_confusion`` (row-normalised),
 ``emotion_predictions`` (per frame) and, on the synthetic set, ``emotion_by_condition``
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from au.emotions.readout import RULES, emotion_scores, predict_emotion
 from au.evaluation.emotion_conditions import condition_scores, condition_sections
 from au.evaluation.emotion_metrics import (
     EmotionMetrics,
@@ -37,7 +38,6 @@ from au.evaluation.emotion_metrics import (
     summary_table,
 )
 from au.evaluation.evaluator import EvaluationResult
-from au.tasks.emotion_readout import RULES, emotion_scores, predict_emotion
 
 #: What :meth:`EmotionEvaluator.process` reads; ``logits`` (AU) too when it scores a read-out.
 OUTPUT_KEYS = ("emotion_logits", "emotion", "ids")

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from torchmetrics.functional import classification as tmc
 
-from au.tasks.emotion_readout import EMOTIONS
+from au.emotions import EMOTIONS
 
 _AVERAGED = {
     "precision": tmc.multiclass_precision,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from au.data.index import read_index
+from au.errors import FrameQueryError
 from au.evaluation.paired_bootstrap import SubjectCounts, average_f1, f1_per_au
 
 #: The comparisons a filter may use, as element-wise operators on a column.
@@ -37,10 +38,6 @@ COMPARISONS: dict[type, Callable] = {
 }  # fmt: skip
 #: The one function a filter may apply to a column (e.g. ``abs(roll) >= 5``).
 FUNCTIONS: dict[str, Callable] = {"abs": abs}
-
-
-class FrameQueryError(ValueError):
-    """A ``--frames`` filter that is not a condition on a run's index columns."""
 
 
 #: A parsed filter: called with the index table, it returns one bool per row.

@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from au.data.datamodule import split_frames
 from au.evaluation.evaluator import EvaluationResult
 from au.evaluation.intensity_metrics import intensity_metrics, intensity_table, training_mean
-from au.evaluation.occurrence import split_frames
 
 #: What :meth:`IntensityEvaluator.process` reads from each batch of outputs.
 OUTPUT_KEYS = ("intensity_estimates", "intensity", "mask", "ids")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 import torch
 
+from au.data.datamodule import split_frames
 from au.evaluation.evaluator import EvaluationResult
 from au.evaluation.occurrence_metrics import baseline_f1, per_au_metrics
 from au.evaluation.occurrence_report import (
@@ -152,9 +153,3 @@ class AUOccurrenceEvaluator:
                 zip(conditions["condition"], conditions["f1"], strict=True)
             )
         return summary
-
-
-def split_frames(datamodule, split: str) -> pd.DataFrame:
-    """The index rows of a data module's split, one per sample id, with their ``row``."""
-    rows = datamodule.rows[split]
-    return datamodule.index.table.iloc[rows].reset_index(drop=True).assign(row=rows)

@@ -12,7 +12,7 @@ What a face gets follows the checkpoint's task (:meth:`au.tasks.base.Task.infere
 - ``task=joint``: AU probabilities and decisions, the emotion head's probabilities, and the AU
   read-out beside them (``readout_*``).
 
-The AU read-out is :func:`au.tasks.emotion_readout.emotion_scores` with ``rule="calibrated"``
+The AU read-out is :func:`au.emotions.readout.emotion_scores` with ``rule="calibrated"``
 and the model's own thresholds.
 """
 
@@ -26,6 +26,13 @@ import numpy as np
 import torch
 
 from au.data.transforms import eval_transform
+from au.emotions import EMOTIONS
+from au.emotions.readout import (
+    DEFAULT_MIN_COVERAGE,
+    emotion_scores,
+    format_coverage,
+    predict_emotion,
+)
 from au.inference.onnx_torchscript import DECIDED_FROM, DECISIONS
 from au.inference.records import FacePredictions, PredictionLayout
 from au.inference.runtime import (
@@ -37,13 +44,6 @@ from au.inference.runtime import (
 from au.losses.intensity import MAX_INTENSITY
 from au.models.module import AULitModule
 from au.models.preprocessing import checkpoint_normalization
-from au.tasks.emotion_readout import (
-    DEFAULT_MIN_COVERAGE,
-    EMOTIONS,
-    emotion_scores,
-    format_coverage,
-    predict_emotion,
-)
 from au.tasks.intensity import IntensityTask
 
 #: The scoring rule of the AU read-out.
@@ -56,7 +56,7 @@ class AUDetector:
     Args:
         model: A trained :class:`AULitModule` (its task, ``thresholds`` and ``data_config``).
         device: Torch device to run on.
-        emotions: Emotions the AU read-out scores (:mod:`au.tasks.emotion_readout`).
+        emotions: Emotions the AU read-out scores (:mod:`au.emotions.readout`).
         runtime: Maps normalised crops (N, C, H, W) to the task's named outputs
             (:mod:`au.inference.runtime`); ``None``: the PyTorch model on ``device``.
         clahe: Contrast-normalise crops (CLAHE); ``None``: as the model was trained.
@@ -146,7 +146,7 @@ class AUDetector:
     def coverage(self) -> str | None:
         """Which emotions the AU read-out can express and scores; ``None`` without a read-out.
 
-        The prototype coverage of :func:`au.tasks.emotion_readout.format_coverage`, then the
+        The prototype coverage of :func:`au.emotions.readout.format_coverage`, then the
         emotions the calibrated rule scores (one needs a full-weight prototype AU).
         """
         if not self.readout_from:

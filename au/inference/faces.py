@@ -5,7 +5,7 @@ mtcnn``); without them it falls back to ``haar`` with one warning. ``none`` take
 as one already-cropped face.
 
 A detected box is turned into the square crop au's prepare scripts cut for training
-(:data:`au.prepare.common.DEFAULT_MARGIN` on each side of the box's longer side, centred on the
+(:data:`au.prepare.common.CROP_MARGIN` on each side of the box's longer side, centred on the
 box); pixels of the square outside the image are black, so the crop keeps its aspect ratio. The
 box reported for a face is that square clipped to the image.
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from au.alignment import CROP_MARGIN
 from au.inference.mtcnn_weights import mtcnn_weights_dir
 from au.models.pretrained import PretrainedWeightsError
-from au.prepare.common import DEFAULT_MARGIN
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class FaceBox:
     landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
-def square_box(box: FaceBox, margin: float = DEFAULT_MARGIN) -> FaceBox:
+def square_box(box: FaceBox, margin: float = CROP_MARGIN) -> FaceBox:
     """The square around ``box``: ``1 + 2 * margin`` times its longer side, same centre."""
     side = max(box.w, box.h) * (1 + 2 * margin)
     centre_x, centre_y = box.x + box.w / 2, box.y + box.h / 2
@@ -189,7 +189,7 @@ def build_face_detector(
 
 
 def face_crops(
-    image: np.ndarray, faces: list[FaceBox], margin: float = DEFAULT_MARGIN, square: bool = True
+    image: np.ndarray, faces: list[FaceBox], margin: float = CROP_MARGIN, square: bool = True
 ) -> tuple[list[FaceBox], list[np.ndarray]]:
     """Crops of ``faces`` and their boxes as reported (the square clipped to the image).
 

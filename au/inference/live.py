@@ -14,14 +14,12 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from au.errors import NoWindowError
+
 log = logging.getLogger(__name__)
 
 #: Keys that stop a live run (q, Q, Esc).
 STOP_KEYS = frozenset({ord("q"), ord("Q"), 27})
-
-
-class NoWindowError(RuntimeError):
-    """OpenCV cannot open a window here (opencv-python-headless, or no display)."""
 
 
 def opencv_window(title: str = "au.predict (q or Esc stops)") -> Callable[[np.ndarray], bool]:

@@ -16,15 +16,12 @@ import cv2
 import numpy as np
 
 from au.data.dataset import ImageReadError, has_text_name, printable_path, read_image
+from au.errors import MediaReadError
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".wmv"})
-
-
-class MediaReadError(OSError):
-    """An image or video that is missing, corrupt, or has no decodable frame."""
 
 
 @dataclass(frozen=True)

@@ -175,12 +175,19 @@ def run_onnx(path: Path, images: np.ndarray, threads: int = 0) -> Outputs:
     return dict(zip(names, session.run(names, {INPUT_NAME: images}), strict=True))
 
 
-def onnx_session(path: Path, threads: int = 0):
-    """An onnxruntime CPU session (``threads=0``: onnxruntime's default)."""
+def onnx_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session with ``threads`` intra-op threads and no spinning.
+
+    ``threads``: ``None`` uses PyTorch's thread count, 0 onnxruntime's default. Idle worker
+    threads that spin keep cores busy after a call returns; with PyTorch (or decoding, face
+    detection) taking turns on the same 2 cores that slows the others down.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = torch.get_num_threads() if threads is None else threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

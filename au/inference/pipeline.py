@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from au.alignment import align_face
+from au.alignment import CROP_MARGIN, align_face, crop_box
 from au.inference.annotate import AnnotationWriter, annotate_frame, face_labels
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, clip_box, square_box
@@ -28,7 +28,6 @@ from au.inference.media import Frame, MediaReadError, Source, count_frames, read
 from au.inference.records import FacePredictions, PredictionTable, face_rows
 from au.inference.stream import StageTimes, read_ahead
 from au.inference.tracking import FaceTracker
-from au.prepare.common import DEFAULT_MARGIN, crop_box
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class PredictionRunner:
         table: Where rows go.
         annotator: Where annotated media go, or ``None``.
         batch_size: Faces per model call (frames are collected until they hold this many).
-        margin: Crop margin around a face box (see :func:`au.prepare.common.crop_box`).
+        margin: Crop margin around a face box (see :func:`au.alignment.crop_box`).
         live: Shows each annotated frame as soon as it is scored (camera); stops the run when
             it returns ``False``.
     """
@@ -91,7 +90,7 @@ class PredictionRunner:
         table: PredictionTable,
         annotator: AnnotationWriter | None = None,
         batch_size: int = 32,
-        margin: float = DEFAULT_MARGIN,
+        margin: float = CROP_MARGIN,
         live: LiveView | None = None,
     ):
         if batch_size < 1:

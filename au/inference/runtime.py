@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from au.errors import ExportUnavailableError, OnnxParityError
 from au.inference.onnx_torchscript import (
     INPUT_NAME,
     InferenceModel,
     Outputs,
     compare_outputs,
     export_onnx,
+    onnx_session,
     run_onnx,
     run_pytorch,
 )
@@ -43,14 +45,6 @@ PARITY_TOLERANCE = 1e-4
 
 #: :func:`export_problem` of a file that does not exist.
 MISSING = "does not exist"
-
-
-class ExportUnavailableError(RuntimeError):
-    """The checkpoint's ONNX export is missing or stale and cannot be written anywhere."""
-
-
-class OnnxParityError(ExportUnavailableError):
-    """The exported ONNX model's outputs differ from PyTorch's beyond the tolerance."""
 
 
 def occurrence_threshold_of(ckpt_path: Path | None, module: AULitModule) -> float:
@@ -138,21 +132,6 @@ def au_probabilities(outputs: Outputs) -> np.ndarray:
             "model, task=au or task=joint, has them)"
         )
     return outputs["au_probabilities"]
-
-
-def onnx_session(path: Path, threads: int | None = None):
-    """An ONNX Runtime CPU session with ``threads`` intra-op threads and no spinning.
-
-    Idle worker threads that spin keep cores busy after a call returns; with PyTorch (or
-    decoding, face detection) taking turns on the same 2 cores that slows the others down.
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads() if threads is None else threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def onnx_path_for(ckpt_path: Path) -> Path:

@@ -26,10 +26,6 @@ class BCELoss(nn.Module):
         weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
         self.register_buffer("pos_weight", weight)
 
-    def set_pos_weight(self, pos_weight: torch.Tensor) -> None:
-        """Set the per-AU positive weights (e.g. from training-set frequencies)."""
-        self.pos_weight = torch.as_tensor(pos_weight, dtype=torch.float32)
-
     def forward(
         self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:

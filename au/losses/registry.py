@@ -19,27 +19,20 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from au.run.discovery import import_submodules
+from au.registry import Registry
 
-_LOSSES: dict[str, type[nn.Module]] = {}
+#: Name -> class of every registered loss.
+LOSSES: Registry[type[nn.Module]] = Registry("loss", "au.losses")
 
 
 def register_loss(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator: make a loss available as ``loss=<name>`` / ``{"name": name}``."""
-
-    def register(cls: type[nn.Module]) -> type[nn.Module]:
-        if _LOSSES.get(name, cls) is not cls:
-            raise ValueError(f"loss name {name!r} is taken by {_LOSSES[name].__qualname__}")
-        _LOSSES[name] = cls
-        return cls
-
-    return register
+    return LOSSES.register(name)
 
 
 def registered_losses() -> dict[str, type[nn.Module]]:
     """Name -> class of every registered loss (the modules of ``au.losses`` imported first)."""
-    import_submodules("au.losses")
-    return dict(_LOSSES)
+    return LOSSES.entries()
 
 
 def loss_class(name: str | None) -> type[nn.Module]:
@@ -48,10 +41,7 @@ def loss_class(name: str | None) -> type[nn.Module]:
     Raises:
         ValueError: Naming the registered losses, if ``name`` is not one.
     """
-    losses = registered_losses()
-    if name not in losses:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(sorted(losses))}")
-    return losses[name]
+    return LOSSES.lookup(name)
 
 
 def loss_arguments(name: str) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import timm
 from torch import nn
 
+from au.errors import UnknownBackboneError
 from au.models.pretrained import PretrainedWeightsError, cached_weights_path
 
 #: Short names used by the configs, mapped to timm names (any other timm name works too).
@@ -20,10 +21,6 @@ BACKBONE_ALIASES = {
     "mobilenet_v2": "mobilenetv2_100",
     "tiny": "test_efficientnet",
 }
-
-
-class UnknownBackboneError(ValueError):
-    """A backbone name that is neither an au alias nor a timm model."""
 
 
 def timm_name(name: str) -> str:

@@ -24,20 +24,10 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from au.errors import CheckpointError, CheckpointWriteError
+
 #: Hyper-parameters a detector checkpoint written by ``au.fit`` holds.
 DETECTOR_KEYS = ("aus", "backbone")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, truncated, not au's, or needs code to load."""
-
-
-class ResumeMismatchError(CheckpointError):
-    """A resumed checkpoint whose data, split, AUs, task or backbone differ from the run's."""
-
-
-class CheckpointWriteError(OSError):
-    """A checkpoint could not be written (e.g. the disk is full); the previous one is kept."""
 
 
 def read_checkpoint(path: str | Path, mmap: bool = True) -> dict:

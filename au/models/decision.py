@@ -25,7 +25,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-DECISIONS = ("auto", "per_au", "frame_threshold")
+#: The decision steps ``model.decision.name`` chooses from.
+DECISION_STEPS = ("auto", "per_au", "frame_threshold")
 #: Losses that only rank the AUs of a frame: ``auto`` gives them the frame-threshold step.
 RANKING_LOSSES = ("lsep",)
 

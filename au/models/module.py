@@ -20,7 +20,7 @@ from au.evaluation.occurrence_metrics import (
 from au.losses import build_loss
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
-from au.models.decision import DECISIONS, FrameThresholdEstimator, resolve_decision
+from au.models.decision import DECISION_STEPS, FrameThresholdEstimator, resolve_decision
 from au.tasks.registry import build_task
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -71,7 +71,7 @@ class AULitModule(L.LightningModule):
     Args:
         aus: AU keys in output order.
         backbone: Keyword arguments of :func:`au.models.backbone.create_backbone`.
-        head: Keyword arguments of :class:`au.models.head.AUHead` (``dropout``).
+        head: Keyword arguments of :class:`au.tasks.head.AUHead` (``dropout``).
         loss: ``{"name": a registered loss, **kwargs}`` (:mod:`au.losses.registry`: bce,
             weighted_bce, lsep, pr, focal, asl, zlpr).
         optimizer: ``{"name": "adam", "lr": head lr, "finetune_lr": backbone lr, **the
@@ -117,9 +117,9 @@ class AULitModule(L.LightningModule):
             **(optimizer or {}),
         }
         self.decision = {"name": "per_au", "min_positives": 5, **(decision or {})}
-        if self.decision["name"] not in DECISIONS:
+        if self.decision["name"] not in DECISION_STEPS:
             raise ValueError(
-                f"model.decision.name={self.decision['name']!r}: choose one of {DECISIONS}"
+                f"model.decision.name={self.decision['name']!r}: choose one of {DECISION_STEPS}"
             )
         loss_name = (loss or {"name": "bce"}).get("name", "bce")
         self.decision["name"] = resolve_decision(self.decision["name"], loss_name)

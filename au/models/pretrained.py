@@ -22,9 +22,7 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-
-class PretrainedWeightsError(RuntimeError):
-    """Raised when ImageNet weights are asked for but cannot be found, fetched or loaded."""
+from au.errors import PretrainedWeightsError
 
 
 @dataclass(frozen=True)

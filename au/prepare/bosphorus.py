@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from au.alignment import crop_face
 from au.aus import au_key
 from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
-    crop_face,
     log,
     normalise_channels,
     probe_gray,
@@ -45,7 +45,7 @@ from au.prepare.common import (
 BOSPHORUS_AUS: tuple[str, ...] = tuple(
     au_key(n) for n in (1, 2, 4, 9, 10, 12, 14, 15, 16, 17, 18, 20, 22, 23, 24, 25, 26, 27, 28, 43)
 )
-EMOTIONS = {
+BOSPHORUS_EMOTIONS = {
     "ANGER": "anger",
     "DISGUST": "disgust",
     "FEAR": "fear",
@@ -79,7 +79,7 @@ def labels_of(kind: str, code: str, unlisted: str) -> tuple[dict[str, float], st
     if kind == "N":
         return dict.fromkeys(BOSPHORUS_AUS, 0.0), "neutral"
     if kind == "E":
-        return masked, EMOTIONS.get(code.upper(), code.lower())
+        return masked, BOSPHORUS_EMOTIONS.get(code.upper(), code.lower())
     if kind in POSE_KINDS or kind == "O":
         return masked, ""
     if kind not in AU_KINDS:

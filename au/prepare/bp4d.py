@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from au.alignment import box_points, crop_face
 from au.aus import BP4D_AUS
 from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
-    box_points,
     centre_box,
-    crop_face,
     detect_face,
     find_dir,
     log,

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from au.alignment import crop_face
 from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
-    crop_face,
     find_dir,
     log,
     normalise_channels,

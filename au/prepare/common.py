@@ -2,32 +2,27 @@
 
 Every prepare module reads a release exactly as distributed and turns it into face crops plus an
 index (``au.data.index``). The helpers here keep the modules short: one error type a user sees
-(:class:`PrepareError`), lookup of the folder-name variants releases come in, a square face crop
-from landmarks (optionally rotated so the eyes are level), OpenCV's bundled face detector as a
-fallback where a release ships no landmarks, and video frame reading.
+(:class:`PrepareError`), lookup of the folder-name variants releases come in, OpenCV's bundled
+face detector as a fallback where a release ships no landmarks, and video frame reading. The
+face-crop geometry (a square around landmarks or a box, eyes levelled) is :mod:`au.alignment`'s,
+shared with ``au.predict``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-# read_image: au's one image reader, here for the readers (as stored: BGR or 2-D gray)
 from au.data.dataset import has_text_name, printable_path, read_image
 
+# read_image: au's one image reader, here for the readers (as stored: BGR or 2-D gray)
+from au.errors import PrepareError
+
 log = logging.getLogger("au.prepare")
-
-#: Crop margin on each side, as a fraction of the landmark extent.
-DEFAULT_MARGIN = 0.15
-
-
-class PrepareError(RuntimeError):
-    """A release on disk is not what a prepare script expects; the message names the file."""
 
 
 def require_dir(path: Path, what: str) -> Path:
@@ -59,97 +54,6 @@ def find_dir(root: Path, names: Sequence[str], what: str) -> Path:
                 return candidate
     listed = ", ".join(str(p) for p in tried)
     raise PrepareError(f"{what} not found under {root}: tried {listed}")
-
-
-def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Eye centres of the usual landmark schemes (5, 49, 66 or 68 points), else ``None``."""
-    schemes = {5: ([0], [1]), 49: (range(19, 25), range(25, 31))}
-    schemes.update({n: (range(36, 42), range(42, 48)) for n in (66, 68)})
-    if len(landmarks) not in schemes:
-        return None
-    first, second = schemes[len(landmarks)]
-    return landmarks[list(first)].mean(axis=0), landmarks[list(second)].mean(axis=0)
-
-
-def face_affine(
-    points: np.ndarray,
-    size: int,
-    margin: float = DEFAULT_MARGIN,
-    eyes: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """The 2x3 affine map from the image to a ``size`` square around ``points``.
-
-    The square is centred on the points' bounding box (in the eye-levelled frame when ``eyes``
-    are given) and is ``1 + 2 * margin`` times its longer side.
-    """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    if len(pts) < 2:
-        raise ValueError("a face crop needs at least two finite landmarks")
-    angle = 0.0
-    if eyes is not None:
-        left, right = sorted((np.asarray(e, dtype=np.float64) for e in eyes), key=lambda e: e[0])
-        angle = math.atan2(right[1] - left[1], right[0] - left[0])
-    cos, sin = math.cos(-angle), math.sin(-angle)
-    rotation = np.array([[cos, -sin], [sin, cos]])
-    mean = pts.mean(axis=0)
-    levelled = (pts - mean) @ rotation.T
-    low, high = levelled.min(axis=0), levelled.max(axis=0)
-    centre = (low + high) / 2
-    side = max(float((high - low).max()) * (1 + 2 * margin), 1.0)
-    scale = size / side
-    shift = scale * (-rotation @ mean - centre) + size / 2
-    return np.hstack([scale * rotation, shift[:, None]])
-
-
-def crop_face(
-    image: np.ndarray,
-    points: np.ndarray,
-    size: int,
-    margin: float = DEFAULT_MARGIN,
-    rotate: bool = True,
-    eyes: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """Crop a ``size`` x ``size`` face around ``points``; eyes levelled when ``rotate``.
-
-    The eye centres come from ``eyes`` or, for the usual landmark schemes, from ``points``.
-    Pixels outside the image are black. The crop keeps the image's channels.
-    """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    eyes = (eyes or eye_centers(pts)) if rotate else None
-    matrix = face_affine(pts, size, margin, eyes)
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR)
-
-
-def box_points(box: Sequence[float]) -> np.ndarray:
-    """The four corners of an ``(x, y, w, h)`` box, usable as crop points."""
-    x, y, w, h = (float(v) for v in box)
-    return np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]])
-
-
-def crop_box(
-    image: np.ndarray,
-    box: Sequence[float],
-    size: int,
-    margin: float = DEFAULT_MARGIN,
-    roll: float = 0.0,
-) -> np.ndarray:
-    """Crop a ``size`` square around an ``(x, y, w, h)`` face box, turned by ``roll`` radians.
-
-    The geometry of :func:`crop_face` on the box's corners (``roll = 0`` gives exactly
-    ``crop_face(image, box_points(box), size, margin, rotate=False)``, as prepare scripts cut
-    detected faces); with a roll (from the eyes, positive when the right-hand eye is lower) the
-    box is turned about its centre and the crop comes out with the eyes level. ``au.predict``
-    cuts its faces with this function.
-    """
-    corners = box_points(box)
-    if roll == 0.0:
-        return crop_face(image, corners, size, margin, rotate=False)
-    centre = corners.mean(axis=0)
-    turn = np.array([[math.cos(roll), -math.sin(roll)], [math.sin(roll), math.cos(roll)]])
-    turned = (corners - centre) @ turn.T + centre
-    eyes = (centre, centre + turn[:, 0])
-    return crop_face(image, turned, size, margin, rotate=True, eyes=eyes)
 
 
 _DETECTOR: cv2.CascadeClassifier | None = None

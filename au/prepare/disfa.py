@@ -23,13 +23,12 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
+from au.alignment import box_points, crop_face
 from au.aus import DISFA_AUS
 from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
-    box_points,
     centre_box,
-    crop_face,
     detect_face,
     find_dir,
     iter_video,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from au.data.dataset import has_text_name, printable_path
+from au.emotions import parse_emotion
 from au.prepare import Part, register_reader, run_units, write_prepared_index
 from au.prepare.common import (
     PrepareError,
@@ -29,7 +30,6 @@ from au.prepare.common import (
     require_dir,
 )
 from au.prepare.fer2013 import check_options, index_meta, index_rows, resized, write_png
-from au.tasks.emotion_readout import parse_emotion
 
 SPLIT_FOLDERS = {
     "train": ("train", "Training"),

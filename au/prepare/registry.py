@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from au.prepare.common import PrepareError
-from au.run.discovery import import_submodules
+from au.errors import PrepareError
+from au.registry import Registry
 
 #: Modules of ``au.prepare`` that hold no reader.
 NOT_READERS = frozenset({"__main__", "common", "registry"})
@@ -40,7 +40,14 @@ class Reader:
     native_size: bool = False
 
 
-_READERS: dict[str, Reader] = {}
+#: Name -> reader of every registered reader.
+READERS: Registry[Reader] = Registry(
+    "data set",
+    "au.prepare",
+    skip=NOT_READERS,
+    error=PrepareError,
+    describe=lambda taken: taken.prepare.__module__,
+)
 
 
 def register_reader(
@@ -60,10 +67,7 @@ def register_reader(
     """
 
     def register(function: Callable[..., Path]) -> Callable[..., Path]:
-        taken = _READERS.get(name)
-        if taken is not None and taken.prepare is not function:
-            raise ValueError(f"reader name {name!r} is taken by {taken.prepare.__module__}")
-        _READERS[name] = Reader(name, function, out_name or name, tuple(options), native_size)
+        READERS.add(name, Reader(name, function, out_name or name, tuple(options), native_size))
         return function
 
     return register
@@ -71,8 +75,7 @@ def register_reader(
 
 def registered_readers() -> dict[str, Reader]:
     """Name -> reader of every registered reader (the modules of ``au.prepare`` imported first)."""
-    import_submodules("au.prepare", skip=NOT_READERS)
-    return dict(_READERS)
+    return READERS.entries()
 
 
 def reader(name: str) -> Reader:
@@ -81,7 +84,4 @@ def reader(name: str) -> Reader:
     Raises:
         PrepareError: Naming the registered readers, if ``name`` is not one.
     """
-    readers = registered_readers()
-    if name not in readers:
-        raise PrepareError(f"unknown data set {name!r}; known: {', '.join(sorted(readers))}")
-    return readers[name]
+    return READERS.lookup(name)

@@ -21,6 +21,7 @@ import typing
 
 from omegaconf import DictConfig, OmegaConf
 
+from au.errors import ConfigValueError
 from au.run.config_keys import section_parameters, unknown_keys
 from au.run.config_ranges import Range, range_of
 
@@ -52,10 +53,6 @@ TOP_LEVEL_TYPES: dict[str, object] = {
 #: Types a config value can have; other classes in a hint (a tensor, a Lightning object) are
 #: left out of messages.
 CONFIG_TYPES = (bool, int, float, str, list, tuple, dict, collections.abc.Sequence)
-
-
-class ConfigValueError(ValueError):
-    """A config value of the wrong type or out of range (one line per key)."""
 
 
 def check_config_values(config: DictConfig) -> None:

@@ -10,7 +10,7 @@ edit here:
   :class:`~au.data.synthetic.SyntheticConfig`;
 - ``schedule``: :class:`~au.callbacks.two_stage.TwoStageFineTuning`;
 - ``model.backbone``: :func:`~au.models.backbone.create_backbone`; ``model.head``:
-  :class:`~au.models.head.AUHead`; ``model.loss``: the registered loss's constructor
+  :class:`~au.tasks.head.AUHead`; ``model.loss``: the registered loss's constructor
   (:mod:`au.losses.registry`); ``model.optimizer``: :data:`OPTIMIZER_KEYS` and the torch
   optimizer's arguments; ``model.decision``: :data:`DECISION_KEYS`;
 - ``trainer``: ``lightning.Trainer``; ``task``: the registered task's constructor.
@@ -35,8 +35,8 @@ from au.data.datamodule import AUDataModule
 from au.data.synthetic import SyntheticConfig
 from au.losses.registry import registered_losses
 from au.models.backbone import create_backbone
-from au.models.head import AUHead
 from au.models.module import OPTIMIZERS
+from au.tasks.head import AUHead
 from au.tasks.registry import registered_tasks
 
 #: Name -> parameter (with its type hint and default) of the keys a section accepts.

@@ -25,16 +25,20 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from au.aus import UnknownAUError
-from au.data.dataset import ImageReadError
-from au.data.index import IndexFormatError
-from au.data.splits import SplitError
-from au.inference.live import NoWindowError
-from au.inference.media import MediaReadError
-from au.inference.runtime import ExportUnavailableError
-from au.models.backbone import UnknownBackboneError
-from au.models.checkpoint import CheckpointError, CheckpointWriteError
-from au.run.config_checks import ConfigValueError, check_config_values
+from au.errors import (
+    CheckpointError,
+    CheckpointWriteError,
+    ConfigValueError,
+    ExportUnavailableError,
+    ImageReadError,
+    IndexFormatError,
+    MediaReadError,
+    NoWindowError,
+    SplitError,
+    UnknownAUError,
+    UnknownBackboneError,
+)
+from au.run.config_checks import check_config_values
 
 #: Errors caused by input a user can fix: reported in one message, without a traceback.
 INPUT_ERRORS = (

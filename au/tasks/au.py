@@ -16,9 +16,9 @@ from torch import nn
 
 from au.evaluation.evaluator import CombinedEvaluator, Evaluator
 from au.evaluation.occurrence import AUOccurrenceEvaluator
-from au.models.head import AUHead
 from au.tasks.base import Task
 from au.tasks.emotion import readout_evaluator
+from au.tasks.head import AUHead
 from au.tasks.registry import register_task
 
 

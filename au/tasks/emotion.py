@@ -17,17 +17,15 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from au.data.datamodule import split_frames
 from au.data.index import IndexFormatError
+from au.emotions import BASIC_EMOTIONS, parse_emotion
 from au.evaluation.emotion import EmotionEvaluator
 from au.evaluation.emotion_metrics import emotion_metrics
-from au.evaluation.occurrence import split_frames
-from au.models.head import AUHead
 from au.tasks.base import Task, log_scores
-from au.tasks.emotion_readout import parse_emotion
+from au.tasks.head import AUHead
 from au.tasks.registry import register_task
 
-#: The default classes: neutral and the six basic emotions (FER-2013's seven).
-BASIC_EMOTIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust")
 NOT_SUBJECT_INDEPENDENT = (
     "This split is NOT subject-independent (the data set has no subject ids; index.json "
     "subject_independent: false)"

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from au.emotions import BASIC_EMOTIONS
 from au.evaluation.evaluator import CombinedEvaluator
 from au.evaluation.occurrence import AUOccurrenceEvaluator
-from au.models.head import AUHead
 from au.tasks.au import AUTask
 from au.tasks.base import Task
-from au.tasks.emotion import BASIC_EMOTIONS, EmotionTask
+from au.tasks.emotion import EmotionTask
+from au.tasks.head import AUHead
 from au.tasks.registry import register_task
 
 

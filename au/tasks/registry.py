@@ -3,19 +3,21 @@
 A task module decorates its :class:`~au.tasks.base.Task` subclass with
 ``@register_task("<name>")``; ``configs/task/<name>.yaml`` (``# @package _global_``) sets
 ``task.name: <name>``, the constructor's keyword arguments and the checkpoint monitor. Every
-module of this package is imported when the names are first needed (not at import: the task
-modules import the models, which import this registry), so ``task=<name>`` trains, evaluates
-and compares it with no other edit. :func:`build_task` builds the task of a config.
+module of this package is imported when the names are first needed (:class:`au.registry.
+Registry`), so ``task=<name>`` trains, evaluates and compares it with no other edit.
+:func:`build_task` builds the task of a config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
-from au.run.discovery import import_submodules
+from au.errors import ConfigValueError
+from au.registry import Registry
 from au.tasks.base import Task
 
-_TASKS: dict[str, type[Task]] = {}
+#: Name -> class of every registered task, read-only (``TASKS[name].headline``).
+TASKS: Registry[type[Task]] = Registry("task", "au.tasks", error=ConfigValueError)
 
 
 def register_task(name: str) -> Callable[[type[Task]], type[Task]]:
@@ -25,9 +27,7 @@ def register_task(name: str) -> Callable[[type[Task]], type[Task]]:
     """
 
     def register(cls: type[Task]) -> type[Task]:
-        if _TASKS.get(name, cls) is not cls:
-            raise ValueError(f"task name {name!r} is taken by {_TASKS[name].__qualname__}")
-        _TASKS[name] = cls
+        TASKS.add(name, cls)
         cls.name = name
         return cls
 
@@ -36,25 +36,7 @@ def register_task(name: str) -> Callable[[type[Task]], type[Task]]:
 
 def registered_tasks() -> dict[str, type[Task]]:
     """Name -> class of every registered task (the modules of ``au.tasks`` imported first)."""
-    import_submodules("au.tasks")
-    return dict(_TASKS)
-
-
-class _RegisteredTasks(Mapping):
-    """A read-only, always current view of :func:`registered_tasks` (name -> class)."""
-
-    def __getitem__(self, name: str) -> type[Task]:
-        return registered_tasks()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(registered_tasks())
-
-    def __len__(self) -> int:
-        return len(registered_tasks())
-
-
-#: Name -> class of every registered task, read-only (``TASKS[name].headline``).
-TASKS: Mapping[str, type[Task]] = _RegisteredTasks()
+    return TASKS.entries()
 
 
 def build_task(options: Mapping | None = None) -> Task:
@@ -64,15 +46,11 @@ def build_task(options: Mapping | None = None) -> Task:
         ConfigValueError: On an unknown task name, an option the task does not take or a bad
             option value (a ``ValueError``; ``au.fit`` prints it as one ``error:`` line).
     """
-    from au.run.config_checks import ConfigValueError  # imports au.models.module, which needs us
-
     options = dict(options or {})
     name = options.pop("name", "au")
-    tasks = registered_tasks()
-    if name not in tasks:
-        raise ConfigValueError(f"task={name!r}: choose one of {', '.join(sorted(tasks))}")
+    task = TASKS.lookup(name)
     try:
-        return tasks[name](**options)
+        return task(**options)
     except (TypeError, ValueError) as err:
         raise ConfigValueError(f"task={name}: {err}") from err
 

@@ -7,17 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from au.alignment import crop_face, face_affine
 from au.data.dataset import ImageReadError
 from au.prepare import Part, run_units
-from au.prepare.common import (
-    PrepareError,
-    crop_face,
-    face_affine,
-    find_dir,
-    is_gray,
-    normalise_channels,
-    read_image,
-)
+from au.prepare.common import PrepareError, find_dir, is_gray, normalise_channels, read_image
 
 
 def apply(matrix, points):

@@ -67,7 +67,8 @@ def toy_reader(tmp_path, monkeypatch):
     folder = tmp_path / "readers"
     folder.mkdir()
     (folder / "toy.py").write_text(TOY_READER)
-    monkeypatch.setattr(reader_registry, "_READERS", registered_readers())  # a copy, restored
+    readers = reader_registry.READERS
+    monkeypatch.setattr(readers, "_entries", registered_readers())  # a copy, restored
     monkeypatch.setattr(au.prepare, "__path__", [*au.prepare.__path__, str(folder)])
     importlib.invalidate_caches()
     yield
@@ -120,10 +121,12 @@ def test_reader_names_and_unknown_names():
     ]  # fmt: skip
     assert "toy" not in readers  # the toy reader's test cleaned up after itself
     assert default_out("fer2013-folder").name == "fer2013"
-    with pytest.raises(PrepareError, match=r"unknown data set 'toy'; known: bosphorus, bp4d, "):
+    with pytest.raises(
+        PrepareError, match=r"unknown data set 'toy'; choose one of bosphorus, bp4d, "
+    ):
         prepare("toy", "raw")
 
 
 def test_a_reader_name_is_taken_once():
-    with pytest.raises(ValueError, match="reader name 'disfa' is taken by au.prepare.disfa"):
+    with pytest.raises(ValueError, match="data set name 'disfa' is taken by au.prepare.disfa"):
         reader_registry.register_reader("disfa")(lambda raw, out: out)

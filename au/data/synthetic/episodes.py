@@ -22,7 +22,8 @@ from au.aus import DISFA_AUS
 from au.data.synthetic.identity import Identity, sample_identity
 from au.data.synthetic.nuisances import Nuisance, sample_nuisance
 
-EMOTIONS: tuple[str, ...] = (
+#: The labels a synthetic frame carries: neutral, six basic emotions, or "other" movement.
+EPISODE_LABELS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust", "other",
 )  # fmt: skip
 #: Continuous intensity at or above which a frame shows the episode's expression (code >= 1).
@@ -106,7 +107,7 @@ class Timeline:
     """A subject's video plan: what every frame expresses."""
 
     intensities: np.ndarray  # (T, 12) float32 in [0, 5], columns in DISFA_AUS order
-    emotions: np.ndarray  # (T,) str, one of EMOTIONS
+    emotions: np.ndarray  # (T,) str, one of EPISODE_LABELS
     episode_ids: np.ndarray  # (T,) int, 0 in neutral stretches, 1.. inside episodes
     episodes: tuple[Episode, ...]
 

@@ -33,7 +33,7 @@ from au.data.synthetic.posed import plan_posed_subject
 from au.data.synthetic.render import render_face
 from au.data.synthetic.stills import STILL_REGIMES, StillsPlan, render_still, still_records
 from au.data.synthetic.wild import plan_wild_subject
-from au.run.processes import die_with_parent
+from au.processes import die_with_parent
 
 MODALITIES = ("rgb", "gray", "thermal")
 #: video: DISFA-like videos (the default); posed: CK+-like stills; wild: FER-2013-like stills.
@@ -239,7 +239,7 @@ def _rendered_subjects(jobs: list[tuple], workers: int) -> Iterator[Rows]:
         return
     # One OpenCV thread per worker process: the parallelism is over subjects. Workers start
     # from a fork server: forking a process whose OpenCV/torch thread pools are running can
-    # deadlock the child. A killed parent takes its workers with it (au.run.processes).
+    # deadlock the child. A killed parent takes its workers with it (au.processes).
     processes = min(workers, len(jobs))
     chunks = max(1, len(jobs) // (8 * processes))  # many one-frame subjects: fewer round trips
     context = multiprocessing.get_context("forkserver")

@@ -1,4 +1,4 @@
-"""The calibrated AU -> emotion read-out (``rule="calibrated"`` of :mod:`au.tasks.emotion_readout`).
+"""The calibrated AU -> emotion read-out (``rule="calibrated"`` of :mod:`au.emotions.readout`).
 
 A detector's sigmoid outputs are not calibrated against each other: a rare AU's validation-tuned
 threshold may be 0.2 and a frequent one's 0.7, so "p = 0.4" means "on" for the first and "off"
@@ -8,7 +8,7 @@ threshold ``t_a`` (the one saved with the checkpoint, see ``au.inference.detecto
     e_a = clip(logit(p_a) - logit(t_a), -4, 4)      > 0: on, < 0: off, 0: at the threshold
 
 (the clip keeps one saturated AU from drowning the others). For a prototype ``P`` (FACS / EMFACS
-configurations of :data:`au.tasks.emotion_readout.PROTOTYPES`, weights ``w``) and the model's
+configurations of :data:`au.emotions.readout.PROTOTYPES`, weights ``w``) and the model's
 AUs ``M``:
 
     S_P = (sum_{a in P&M} w_a e_a - sum_{a in M-P-optional(P)} max(e_a, 0)) / sum_{a in P} w_a
@@ -29,7 +29,7 @@ AUs ``M``:
 The scores are log-odds-like evidence; :func:`calibrated_scores` returns their softmax over the
 emotions the model can express (NaN for the others), so they read as a distribution and the
 argmax is the read-out's answer. Which AUs carry each emotion with a given model:
-:func:`au.tasks.emotion_readout.emotion_coverage` (column ``carried_by``).
+:func:`au.emotions.readout.emotion_coverage` (column ``carried_by``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def au_evidence(
 def prototype_evidence(evidence: torch.Tensor, keys: Sequence[str], proto) -> torch.Tensor:
     """``S_P`` of the module docstring, ``(...,)``, for one prototype.
 
-    ``proto`` is an :class:`au.tasks.emotion_readout.Prototype`.
+    ``proto`` is an :class:`au.emotions.readout.Prototype`.
     """
     inside = [i for i, k in enumerate(keys) if k in proto.weights]
     outside = [i for i, k in enumerate(keys) if k not in proto.weights and k not in proto.optional]

@@ -22,7 +22,7 @@ unilateral (R12A+R14A); its AU12 gets weight 0.5 because a bilateral AU12 is the
 Two scoring rules are kept by name (``rule=`` of :func:`emotion_scores` and
 :func:`predict_emotion`) so that a record can compare them:
 
-- ``"calibrated"`` (:mod:`au.tasks.emotion_evidence`): each AU's evidence relative to its own tuned
+- ``"calibrated"`` (:mod:`au.emotions.evidence`): each AU's evidence relative to its own tuned
   threshold, ``logit(p) - logit(t)``, so "on" means on; neutral scores high when no prototype AU
   is on. Pass the detector's ``thresholds``.
 - ``"prototype_v1"`` (the first rule, the default until callers pass thresholds), below.
@@ -51,23 +51,8 @@ import pandas as pd
 import torch
 
 from au.aus import parse_au, parse_aus
-from au.tasks.emotion_evidence import calibrated_scores, carrying_aus
-
-EMOTIONS: tuple[str, ...] = (
-    "neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust", "contempt",
-)  # fmt: skip
-
-#: Common spellings of emotion labels (folder names, dataset codes) and their canonical name.
-EMOTION_SYNONYMS: dict[str, str] = {
-    "neutral": "neutral", "neutrality": "neutral",
-    "happiness": "happiness", "happy": "happiness", "joy": "happiness",
-    "sadness": "sadness", "sad": "sadness",
-    "surprise": "surprise", "surprised": "surprise",
-    "fear": "fear", "fearful": "fear", "afraid": "fear", "scared": "fear",
-    "anger": "anger", "angry": "anger",
-    "disgust": "disgust", "disgusted": "disgust",
-    "contempt": "contempt", "contemptuous": "contempt",
-}  # fmt: skip
+from au.emotions import EMOTIONS, parse_emotion
+from au.emotions.evidence import calibrated_scores, carrying_aus
 
 _FACS_TOKEN = re.compile(r"^([LRTU]?)(\d+)([A-E*]?)$")
 #: Scoring rules by name; the first is the default.
@@ -75,18 +60,6 @@ RULES: tuple[str, ...] = ("prototype_v1", "calibrated")
 #: Least covered fraction of a prototype's weight for it to be scored, per rule. The calibrated
 #: rule counts AUs the model lacks as "no evidence", so any covered AU may carry an emotion.
 DEFAULT_MIN_COVERAGE = {"prototype_v1": 0.5, "calibrated": 0.0}
-
-
-def parse_emotion(name: str) -> str:
-    """Turn ``"Happy"``, ``"angry"`` or ``"Surprised"`` into the canonical emotion name.
-
-    Raises:
-        ValueError: If ``name`` is not a known emotion or synonym; the message lists them.
-    """
-    key = str(name).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
-    if key in EMOTION_SYNONYMS:
-        return EMOTION_SYNONYMS[key]
-    raise ValueError(f"unknown emotion {name!r}; known names are: {', '.join(EMOTION_SYNONYMS)}")
 
 
 @dataclass(frozen=True, eq=False)

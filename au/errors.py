@@ -1,0 +1,81 @@
+"""The errors a user can fix: bad config values, index files, images, checkpoints, media.
+
+They live at the bottom of the package, below every module that raises them, so a command
+(:data:`au.run.folder.INPUT_ERRORS`) can turn them into one ``error:`` line without importing
+the layers that raise them. The modules that raise them import them from here (and so keep
+their old import paths, e.g. ``au.data.index.IndexFormatError``).
+"""
+
+from __future__ import annotations
+
+
+class ConfigValueError(ValueError):
+    """A config value of the wrong type or out of range (one line per key)."""
+
+
+class UnknownAUError(ValueError):
+    """Raised when a name does not denote an AU that au knows."""
+
+
+class IndexFormatError(ValueError):
+    """Raised when an index CSV is missing, unreadable or does not follow the schema."""
+
+
+class SplitError(ValueError):
+    """Raised when a split cannot be formed as configured."""
+
+
+class ImageReadError(OSError):
+    """Raised when an image file is missing or cannot be decoded."""
+
+
+class TruncatedImageError(ImageReadError):
+    """Raised when a JPEG or PNG file is cut short (it would decode to partly grey)."""
+
+
+class MediaReadError(OSError):
+    """An image or video that is missing, corrupt, or has no decodable frame."""
+
+
+class PrepareError(RuntimeError):
+    """A release on disk is not what a prepare script expects; the message names the file."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, truncated, not au's, or needs code to load."""
+
+
+class ResumeMismatchError(CheckpointError):
+    """A resumed checkpoint whose data, split, AUs, task or backbone differ from the run's."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (e.g. the disk is full); the previous one is kept."""
+
+
+class UnknownBackboneError(ValueError):
+    """A backbone name that is neither an au alias nor a timm model."""
+
+
+class PretrainedWeightsError(RuntimeError):
+    """Raised when ImageNet weights are asked for but cannot be found, fetched or loaded."""
+
+
+class ExportUnavailableError(RuntimeError):
+    """The checkpoint's ONNX export is missing or stale and cannot be written anywhere."""
+
+
+class OnnxParityError(ExportUnavailableError):
+    """The exported ONNX model's outputs differ from PyTorch's beyond the tolerance."""
+
+
+class NoWindowError(RuntimeError):
+    """OpenCV cannot open a window here (opencv-python-headless, or no display)."""
+
+
+class FrameQueryError(ValueError):
+    """A ``--frames`` filter that is not a condition on a run's index columns."""
+
+
+class ComparisonError(ValueError):
+    """Runs that cannot be compared as asked (the message names them)."""
