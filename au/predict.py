@@ -32,10 +32,9 @@ import cv2  # noqa: E402
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from au.inference.align import EyeFinder  # noqa: E402
 from au.inference.annotate import AnnotationWriter  # noqa: E402
+from au.inference.api import build_tracker as face_tracker  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
-from au.inference.faces import build_face_detector  # noqa: E402
 from au.inference.live import LiveView, NoWindowError, opencv_window  # noqa: E402
 from au.inference.media import MediaReadError, Source, find_sources  # noqa: E402
 from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
@@ -48,15 +47,10 @@ log = logging.getLogger("au.predict")
 
 def build_tracker(config: DictConfig) -> FaceTracker | None:
     """The face finder of ``config`` (``None`` for ``detector=none``: images are faces)."""
-    if config.detector in ("none", None):
-        return None
-    options = OmegaConf.to_container(config[config.detector]) if config.detector in config else {}
-    eyes = EyeFinder() if config.align else None
-    return FaceTracker(
-        build_face_detector(config.detector, **options),
-        config.detect_every,
-        config.smoothing,
-        eyes=eyes,
+    name = config.detector
+    options = OmegaConf.to_container(config[name]) if name and name in config else {}
+    return face_tracker(
+        config.detector, options, config.align, config.detect_every, config.smoothing
     )
 
 

@@ -54,7 +54,9 @@ def test_average_restarts_from_the_current_weights_when_stage_two_begins():
     assert int(callback._average_model.n_averaged) == 0  # stage 2 begins: restart
     module.weight.data.fill_(5.0)
     callback._average_model.update_parameters(module)
-    assert float(callback._average_model.module.weight.detach()) == 5.0  # copied, not averaged with 1
+    assert (
+        float(callback._average_model.module.weight.detach()) == 5.0
+    )  # copied, not averaged with 1
     callback.on_train_epoch_start(_Trainer(2), module)
     assert int(callback._average_model.n_averaged) == 1  # later stage-2 epochs keep averaging
     assert callback.state_dict()["averaged_stage"] == 2

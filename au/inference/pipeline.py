@@ -120,6 +120,17 @@ class PredictionRunner:
             counts = [max_frames if c is None else min(c, max_frames) for c in counts]
         total = None if None in counts else sum(counts)
         frames = read_ahead(self._frames(sources, every, max_frames), times=self.times)
+        return self.run_frames(frames, total, progress, started)
+
+    def run_frames(
+        self,
+        frames: Iterator[Frame],
+        total: int | None = None,
+        progress: bool = True,
+        started: float | None = None,
+    ) -> PredictSummary:
+        """Predict on ``frames`` (already decoded, e.g. arrays held in memory); closes them."""
+        started = time.perf_counter() if started is None else started
         try:
             for frame in tqdm(frames, total=total, unit="frame", disable=not progress):
                 self._add(frame)
@@ -128,7 +139,8 @@ class PredictionRunner:
         except KeyboardInterrupt:
             log.warning("interrupted: keeping the frames processed so far")
         finally:
-            frames.close()
+            if hasattr(frames, "close"):
+                frames.close()
             self._flush()
             if self.annotator is not None:
                 self.annotator.close()
