@@ -30,6 +30,7 @@ from tabulate import tabulate  # noqa: E402
 from au.alignment import crop_box  # noqa: E402
 from au.data.dataset import read_image  # noqa: E402
 from au.evaluate import checkpoint_data_settings  # noqa: E402
+from au.evaluation.frame_subset import select_frames  # noqa: E402
 from au.evaluation.paired_bootstrap import (  # noqa: E402
     SubjectCounts,
     average_f1,
@@ -46,7 +47,7 @@ CONDITIONS = {
     "glasses": "glasses != 'none'",
     "roll >= 5 deg": "abs(roll) >= 5",
     "occlusion": "occlusion != 'none'",
-    "all": "frame == frame",
+    "all": "frame >= 0",
 }
 
 
@@ -135,7 +136,7 @@ def main(argv: list[str]) -> None:
     has_eyes = np.array([f["eyes"] is not None for f in found])
     recall = []
     for name, query in CONDITIONS.items():
-        chosen = rows.eval(query).to_numpy()
+        chosen = select_frames(rows, query)
         recall.append(
             {"condition": name, "frames": int(chosen.sum()),
              "face recall %": round(100 * has_face[chosen].mean(), 1),

@@ -38,6 +38,7 @@ from au.data.synthetic import SyntheticConfig, ensure_synthetic  # noqa: E402
 from au.data.synthetic.canvas import HeadProjector, Pose  # noqa: E402
 from au.data.synthetic.render import _face_geometry  # noqa: E402
 from au.data.synthetic.writer import plan_for  # noqa: E402
+from au.evaluation.frame_subset import select_frames  # noqa: E402
 from au.inference.faces import FaceBox, HaarFaceDetector, MTCNNFaceDetector  # noqa: E402
 from au.inference.pose import head_pose  # noqa: E402
 
@@ -93,7 +94,7 @@ def condition_table(rows: pd.DataFrame, scores: pd.DataFrame) -> list[dict]:
     """Recall, NME and pose errors per condition of :data:`au.bench_align.CONDITIONS`."""
     table = []
     for name, query in CONDITIONS.items():
-        part = scores[rows.eval(query).to_numpy()]
+        part = scores[select_frames(rows, query)]
         hit = part[part["mtcnn found"]]
         entry = {"condition": name, "frames": len(part)}
         entry["Haar recall %"] = round(100 * part["haar found"].mean(), 1)

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from au.errors import FrameQueryError
+from au.evaluation.frame_subset import select_frames
 from au.evaluation.occurrence_metrics import f1_table
 from au.evaluation.paired_bootstrap import average_f1, f1_per_au
 from au.evaluation.subject_bootstrap import DRAWS, counts_by_subject, subject_interval
@@ -59,8 +61,8 @@ def condition_subsets(frames: pd.DataFrame) -> Iterator[tuple[dict, np.ndarray]]
     """
     for name, query in SYNTHETIC_CONDITIONS:
         try:
-            selected = frames.eval(query).to_numpy(dtype=bool)
-        except (pd.errors.UndefinedVariableError, KeyError, TypeError, ValueError):
+            selected = select_frames(frames, query)
+        except FrameQueryError:  # a column the frames lack (a real data set)
             continue
         if int(selected.sum()) < MIN_CONDITION_FRAMES:
             continue
