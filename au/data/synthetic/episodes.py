@@ -20,7 +20,7 @@ import numpy as np
 
 from au.aus import DISFA_AUS
 from au.data.synthetic.identity import Identity, sample_identity
-from au.data.synthetic.nuisances import Nuisance, sample_nuisance
+from au.data.synthetic.nuisances import Nuisance, sample_nuisance, with_glasses
 
 #: The labels a synthetic frame carries: neutral, six basic emotions, or "other" movement.
 EPISODE_LABELS: tuple[str, ...] = (
@@ -304,18 +304,31 @@ def _ease(here: Nuisance, there: Nuisance, fraction: float) -> Nuisance:
 
 
 def sample_nuisance_track(
-    rng: np.random.Generator, num_frames: int, difficulty: int, modality: str
+    rng: np.random.Generator,
+    num_frames: int,
+    difficulty: int,
+    modality: str,
+    dealt: frozenset[str] = frozenset(),
 ) -> list[Nuisance]:
     """Temporally smooth per-frame nuisances of one video, built from keyframe samples.
 
     Each segment (30-70 frames) starts at a keyframe drawn by ``sample_nuisance``; drifting
     fields ease towards the next keyframe, segment fields hold, session fields stay those of the
-    first keyframe, and every frame gets its own noise seed.
+    first keyframe, and every frame gets its own noise seed. ``dealt`` (see
+    :mod:`au.data.synthetic.dealing`) decides the glasses and forces low light or an occluder on
+    one drawn segment.
     """
     bounds = [0]
     while bounds[-1] < num_frames:
         bounds.append(bounds[-1] + int(rng.integers(SEGMENT_FRAMES[0], SEGMENT_FRAMES[1] + 1)))
-    keys = [sample_nuisance(rng, difficulty, modality) for _ in bounds]
+    forced_segment = {c: int(rng.integers(len(bounds) - 1)) for c in ("low_light", "occlusion")}
+    keys = [
+        sample_nuisance(
+            rng, difficulty, modality, frozenset(c for c in dealt if forced_segment.get(c) == k)
+        )
+        for k in range(len(bounds))
+    ]
+    keys[0] = with_glasses(keys[0], "glasses" in dealt, rng)
     session = {name: getattr(keys[0], name) for name in _SESSION_FIELDS}
     seeds = rng.integers(2**31, size=num_frames)
     track = []
@@ -343,11 +356,13 @@ def plan_subject(
     num_frames: int,
     difficulty: int,
     modality: str,
+    dealt: frozenset[str] = frozenset(),
 ) -> SubjectPlan:
     """The video of subject ``subject_index`` of ``num_subjects``, a pure function of the args.
 
     Identity, expressions and conditions use independent streams, so that changing e.g. the
-    difficulty keeps the same people making the same expressions.
+    difficulty keeps the same people making the same expressions. ``dealt``: the conditions
+    this subject was dealt (:func:`au.data.synthetic.dealing.deal_conditions`).
     """
     streams = np.random.SeedSequence([seed, 0, subject_index]).spawn(3)
     identity_rng, timeline_rng, nuisance_rng = (np.random.default_rng(s) for s in streams)
@@ -355,7 +370,7 @@ def plan_subject(
     return SubjectPlan(
         identity=sample_identity(identity_rng),
         timeline=sample_subject_timeline(timeline_rng, num_frames, kind_draws),
-        nuisances=sample_nuisance_track(nuisance_rng, num_frames, difficulty, modality),
+        nuisances=sample_nuisance_track(nuisance_rng, num_frames, difficulty, modality, dealt),
     )
 
 

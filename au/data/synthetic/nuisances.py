@@ -8,7 +8,7 @@ the only randomness (sensor noise, colours of props) comes from ``Nuisance.seed`
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -94,8 +94,24 @@ class Nuisance:
         return self.light_level < 0.5
 
 
-def sample_nuisance(rng: np.random.Generator, difficulty: int, modality: str = "rgb") -> Nuisance:
+def condition_chance(difficulty: int, condition: str) -> float:
+    """The chance of ``condition`` (glasses, low_light, occlusion) in :func:`sample_nuisance`."""
+    if difficulty == 0:
+        return 0.0
+    key = {"glasses": "glasses", "low_light": "low", "occlusion": "occlusion"}[condition]
+    return float(_LEVELS[difficulty][key])
+
+
+def sample_nuisance(
+    rng: np.random.Generator,
+    difficulty: int,
+    modality: str = "rgb",
+    force: frozenset[str] = frozenset(),
+) -> Nuisance:
     """Draw the conditions of one frame at a difficulty level (see :data:`DIFFICULTY_LEVELS`).
+
+    ``force`` makes ``low_light`` or ``occlusion`` happen whatever the draw says; an unforced
+    frame is drawn exactly as without it.
 
     Raises:
         ValueError: If ``difficulty`` is not a known level or ``modality`` not a modality.
@@ -106,8 +122,9 @@ def sample_nuisance(rng: np.random.Generator, difficulty: int, modality: str = "
         return Nuisance(modality=modality)
     level = _LEVELS[difficulty]
     yaw_sd, pitch_sd, roll_sd = level["pose"]
-    low = rng.uniform() < level["low"]
-    occluder = str(rng.choice(OCCLUDERS[1:])) if rng.uniform() < level["occlusion"] else "none"
+    low = rng.uniform() < level["low"] or "low_light" in force
+    occluded = rng.uniform() < level["occlusion"] or "occlusion" in force
+    occluder = str(rng.choice(OCCLUDERS[1:])) if occluded else "none"
     has_glasses = rng.uniform() < level["glasses"]
     return Nuisance(
         light_level=_round(rng.uniform(0.22, 0.45) if low else rng.uniform(0.78, 1.15)),
@@ -140,6 +157,12 @@ def _sample_occlusion(rng: np.random.Generator, occluder: str) -> dict[str, floa
         "occlusion_size": _round(rng.uniform(0.0, 1.0)),
         "occlusion_angle": _round(rng.uniform(-160.0, -20.0), 1),
     }
+
+
+def with_glasses(nuisance: Nuisance, wears: bool, rng: np.random.Generator) -> Nuisance:
+    """``nuisance`` with glasses of a drawn style if ``wears``, else without (dealt glasses)."""
+    style = str(rng.choice(GLASSES[1:]))
+    return replace(nuisance, glasses=style if wears else "none")
 
 
 def nuisance_record(nuisance: Nuisance) -> dict[str, float | str | int]:

@@ -18,7 +18,7 @@ import numpy as np
 from au.aus import DISFA_AUS
 from au.data.synthetic.episodes import Component, resting_intensities
 from au.data.synthetic.identity import sample_identity
-from au.data.synthetic.nuisances import Nuisance, sample_nuisance
+from au.data.synthetic.nuisances import Nuisance, sample_nuisance, with_glasses
 from au.data.synthetic.stills import StillFrame, StillsPlan, cropped, subject_streams
 
 POSED_EMOTIONS = ("happiness", "sadness", "surprise", "fear", "anger", "disgust")
@@ -82,11 +82,21 @@ def posed_sequence(num_frames: int, rng: np.random.Generator) -> list[tuple[str,
 
 
 def plan_posed_subject(
-    seed: int, subject_index: int, num_frames: int, difficulty: int, modality: str
+    seed: int,
+    subject_index: int,
+    num_frames: int,
+    difficulty: int,
+    modality: str,
+    dealt: frozenset[str] = frozenset(),
 ) -> StillsPlan:
-    """The stills of posed identity ``subject_index``, a pure function of the arguments."""
+    """The stills of posed identity ``subject_index``, a pure function of the arguments.
+
+    ``dealt`` holds ``"glasses"`` if this identity was dealt glasses for its session.
+    """
     identity_rng, expression_rng, nuisance_rng = subject_streams(seed, "posed", subject_index)
     session = sample_nuisance(nuisance_rng, difficulty, modality)
+    if difficulty > 0:
+        session = with_glasses(session, "glasses" in dealt, nuisance_rng)
     session = replace(session, light_level=max(session.light_level, GOOD_LIGHT))
     rest = resting_intensities(num_frames, expression_rng)  # (F, 12)
     apex: dict[str, float] = {}

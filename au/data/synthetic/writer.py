@@ -9,6 +9,7 @@ regime uses, so changing either gives a new data set instead of silently reusing
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -27,6 +28,7 @@ from tqdm import tqdm
 
 from au.aus import DISFA_AUS
 from au.data.index import INDEX_CSV, INDEX_JSON, write_index
+from au.data.synthetic.dealing import DEALT_CONDITIONS, deal_conditions
 from au.data.synthetic.episodes import SubjectPlan, code_intensities, plan_subject
 from au.data.synthetic.nuisances import DIFFICULTY_LEVELS, nuisance_record
 from au.data.synthetic.posed import plan_posed_subject
@@ -160,16 +162,32 @@ def subject_rows(cfg: SyntheticConfig, index: int, plan: SubjectPlan, fold: int)
     return pd.concat([pd.DataFrame(columns), nuisances], axis=1)
 
 
+@functools.lru_cache(maxsize=8)
+def dealt_conditions(cfg: SyntheticConfig) -> list[frozenset[str]]:
+    """The conditions dealt to each subject of ``cfg`` (see :mod:`au.data.synthetic.dealing`).
+
+    The wild regime deals none: its thousands of one-still identities hold every condition by
+    chance.
+    """
+    if cfg.regime == "wild":
+        return [frozenset()] * cfg.num_subjects
+    folds = assign_folds(cfg)
+    by_index = [folds[subject_name(i, cfg.num_subjects)] for i in range(cfg.num_subjects)]
+    conditions = ("glasses",) if cfg.regime == "posed" else DEALT_CONDITIONS
+    return deal_conditions(cfg.seed, by_index, cfg.difficulty, conditions)
+
+
 def plan_for(cfg: SyntheticConfig, index: int) -> SubjectPlan | StillsPlan:
     """Subject ``index``'s plan in ``cfg``'s regime (both kinds have an ``identity``)."""
     frames, modality = cfg.frames_per_subject, cfg.modality
+    dealt = dealt_conditions(cfg)[index]
     if cfg.regime == "posed":
-        return plan_posed_subject(cfg.seed, index, frames, cfg.difficulty, modality)
+        return plan_posed_subject(cfg.seed, index, frames, cfg.difficulty, modality, dealt)
     if cfg.regime == "wild":
         return plan_wild_subject(
             cfg.seed, index, cfg.num_subjects, frames, cfg.difficulty, modality, cfg.image_size
         )
-    return plan_subject(cfg.seed, index, cfg.num_subjects, frames, cfg.difficulty, modality)
+    return plan_subject(cfg.seed, index, cfg.num_subjects, frames, cfg.difficulty, modality, dealt)
 
 
 Rows = pd.DataFrame | list[dict[str, object]]
