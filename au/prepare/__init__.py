@@ -8,7 +8,9 @@ already prepared and a re-run skips finished units (``force=True`` redoes them).
 
 Each reader is one module of this package whose ``prepare(raw, out, **options)`` function is
 decorated with :func:`~au.prepare.registry.register_reader`; :func:`prepare` and the command
-line find it by name (:mod:`au.prepare.registry`), so a new data set needs no edit here.
+line find it by name (:mod:`au.prepare.registry`), so a new data set needs no edit here. What
+the built-in readers share (the common options, cutting and writing crops, the run that writes
+the index) is in :mod:`au.prepare.reader_base`.
 """
 
 from __future__ import annotations

@@ -26,20 +26,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from au.alignment import crop_face
 from au.aus import au_key
-from au.prepare import Part, register_reader, run_units, write_prepared_index
+from au.prepare import Part, register_reader
 from au.prepare.common import (
     PrepareError,
     log,
-    normalise_channels,
     probe_gray,
     read_image,
     require_dir,
     require_file,
     select_subjects,
-    write_image,
 )
+from au.prepare.reader_base import CropWriter, common_options, folds_in_turn, prepare_units
 
 #: The AUs Bosphorus poses (lower face, upper face), the index's AU columns.
 BOSPHORUS_AUS: tuple[str, ...] = tuple(
@@ -139,7 +137,7 @@ def _wanted(kind: str, opts: dict) -> bool:
     return opts["include_occlusion"] if kind == "O" else True
 
 
-def _prepare_subject(subject: str, root: Path, opts: dict) -> Part:
+def _prepare_subject(subject: str, root: Path, crops: CropWriter, opts: dict) -> Part:
     """Crop and label the wanted images of one subject."""
     rows, skipped = [], []
     for image_path in sorted((root / subject).glob("*.png")):
@@ -151,12 +149,8 @@ def _prepare_subject(subject: str, root: Path, opts: dict) -> Part:
             skipped.append(image_path.name)
             continue
         names, points = read_lm2(image_path.with_suffix(".lm2"))
-        image = read_image(image_path)
-        crop = crop_face(
-            image, points, opts["crop_size"], rotate=opts["rotate"], eyes=lm2_eyes(names, points)
-        )
-        rel = f"images/{subject}/{image_path.stem}.jpg"
-        write_image(Path(opts["out"]) / rel, normalise_channels(crop, opts["gray"]))
+        crop = crops.from_points(read_image(image_path), points, eyes=lm2_eyes(names, points))
+        rel = crops.write(f"images/{subject}/{image_path.stem}.jpg", crop)
         labels, emotion = result
         rows.append(
             {
@@ -179,7 +173,7 @@ def _prepare_subject(subject: str, root: Path, opts: dict) -> Part:
     columns = ["path", "subject", "kind", "code", "take", *BOSPHORUS_AUS, "emotion"]
     table = pd.DataFrame(rows, columns=columns)
     table["fold"] = opts["folds"][subject]
-    return Part(table, 1 if opts["gray"] else 3)
+    return crops.part(table)
 
 
 @register_reader("bosphorus", options=("include_pose", "include_occlusion", "unlisted"))
@@ -187,44 +181,37 @@ def prepare(
     raw: Path,
     out: Path,
     *,
-    crop_size: int = 128,
-    workers: int = 1,
-    force: bool = False,
-    limit_subjects: list[str] | None = None,
     rotate: bool = True,
     include_pose: bool = False,
     include_occlusion: bool = False,
     unlisted: str = "masked",
+    **common,
 ) -> Path:
     """Prepare Bosphorus from its release folder ``raw`` into ``out``; returns ``index.csv``.
 
-    Folds (no standard protocol exists): subjects sorted by name go to folds 1, 2, 3 in turn.
+    ``rotate`` levels the eyes named in each ``.lm2`` file; ``common`` are the options every
+    reader takes (:class:`~au.prepare.reader_base.CommonOptions`). Folds (no standard protocol
+    exists): subjects sorted by name go to folds 1, 2, 3 in turn.
     """
+    run = common_options("bosphorus", common)
     if unlisted not in ("masked", "absent"):
         raise PrepareError(f"--unlisted-aus must be masked or absent, not {unlisted!r}")
     require_dir(raw, "Bosphorus release folder")
     root = raw / "BosphorusDB" if (raw / "BosphorusDB").is_dir() else raw
     found = sorted(p.name for p in root.iterdir() if p.is_dir() and _SUBJECT.match(p.name))
-    subjects = select_subjects(found, limit_subjects, root)
+    subjects = select_subjects(found, run.limit_subjects, root)
     options = {
-        "crop_size": crop_size,
+        "crop_size": run.crop_size,
         "rotate": rotate,
         "unlisted": unlisted,
         "include_pose": include_pose,
         "include_occlusion": include_occlusion,
     }
-    folds = {s: found.index(s) % 3 + 1 for s in subjects}
     gray = probe_gray(next((root / subjects[0]).glob("*.png"), None))
-    opts = {**options, "out": str(out), "folds": folds, "gray": gray}
-    work = functools.partial(_prepare_subject, root=root, opts=opts)
-    parts = run_units(
-        subjects,
-        work,
-        out,
-        options=options,
-        force=force,
-        workers=workers,
-        desc="Bosphorus subjects",
+    crops = CropWriter(out, run.crop_size, gray, rotate)
+    opts = {**options, "folds": folds_in_turn(subjects, found)}
+    work = functools.partial(_prepare_subject, root=root, crops=crops, opts=opts)
+    meta = {**META, "crop_size": run.crop_size, "unlisted_aus": unlisted}
+    return prepare_units(
+        subjects, work, out, run, options=options, meta=meta, desc="Bosphorus subjects"
     )
-    meta = {**META, "crop_size": crop_size, "unlisted_aus": unlisted}
-    return write_prepared_index(parts, out, meta)

@@ -25,20 +25,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from au.alignment import box_points, crop_face
 from au.aus import BP4D_AUS
-from au.prepare import Part, register_reader, run_units, write_prepared_index
+from au.prepare import Part, register_reader
 from au.prepare.common import (
     PrepareError,
     centre_box,
     detect_face,
     find_dir,
     log,
-    normalise_channels,
     probe_gray,
     read_image,
     select_subjects,
-    write_image,
+)
+from au.prepare.reader_base import (
+    CropWriter,
+    common_options,
+    label_table,
+    prepare_units,
+    subject_folds,
+    warn_outside_split,
 )
 
 #: The 3-fold subject split of JAA-Net / ME-GraphAU (tool/BP4D_image_label_process.py).
@@ -52,8 +57,10 @@ FOLDS: dict[int, tuple[str, ...]] = {
         "M015", "F014"),
 }
 # fmt: on
-SUBJECT_FOLD = {s: k for k, subjects in FOLDS.items() for s in subjects}
+SUBJECT_FOLD = subject_folds(FOLDS)
 IMAGE_DIRS = ("Sequences", "Sequences(2D+3D)", "2D+3D")
+#: Why BP4D crops are never rotated (the end of the error a ``rotate`` option gets).
+NEVER_ROTATED = "they come from face-detector boxes, which carry no eye positions"
 _TASK_CSV = re.compile(r"^([FM]\d{3})_(T\d+)\.csv$")
 
 
@@ -170,7 +177,9 @@ def resolve_frame_offset(layout: Layout, tasks: dict[str, list[Path]], given: in
     return given
 
 
-def _crop_task(subject: str, csv: Path, layout: Layout, opts: dict) -> pd.DataFrame:
+def _crop_task(
+    subject: str, csv: Path, layout: Layout, crops: CropWriter, offset: int
+) -> pd.DataFrame:
     """Crop the coded frames of one task; returns its index rows."""
     task = _TASK_CSV.match(csv.name).group(2)
     frames, values = read_occurrence(csv)
@@ -180,16 +189,12 @@ def _crop_task(subject: str, csv: Path, layout: Layout, opts: dict) -> pd.DataFr
         raise PrepareError(f"no frame image for {csv.name}: expected {folder}/<frame>.jpg")
     keep, box = [], None
     for i, frame in enumerate(frames):
-        path = images.get(int(frame) + opts["frame_offset"])
+        path = images.get(int(frame) + offset)
         if path is None:
             continue
         image = read_image(path)
         box = detect_face(image) or box or centre_box(image)
-        crop = crop_face(image, box_points(box), opts["crop_size"], rotate=False)
-        write_image(
-            Path(opts["out"]) / f"images/{subject}/{task}/{frame:04d}.jpg",
-            normalise_channels(crop, opts["gray"]),
-        )
+        crops.write(f"images/{subject}/{task}/{frame:04d}.jpg", crops.from_box(image, box))
         keep.append(i)
     if len(keep) < len(frames):
         log.warning(
@@ -199,59 +204,49 @@ def _crop_task(subject: str, csv: Path, layout: Layout, opts: dict) -> pd.DataFr
             len(frames),
             folder,
         )
-    table = pd.DataFrame(values[keep], columns=list(BP4D_AUS))
     kept = frames[keep]
-    table.insert(0, "path", [f"images/{subject}/{task}/{f:04d}.jpg" for f in kept])
-    table.insert(1, "subject", subject)
-    table.insert(2, "task", task)
-    table.insert(3, "frame", kept)
-    return table
+    return label_table(
+        values[keep],
+        BP4D_AUS,
+        path=[f"images/{subject}/{task}/{f:04d}.jpg" for f in kept],
+        subject=subject,
+        task=task,
+        frame=kept,
+    )
 
 
-def _prepare_subject(subject: str, layout: Layout, opts: dict) -> Part:
+def _prepare_subject(
+    subject: str, layout: Layout, tasks: dict[str, list[Path]], crops: CropWriter, offset: int
+) -> Part:
     """Crop and label the coded frames of every task of one subject."""
-    tables = [_crop_task(subject, csv, layout, opts) for csv in opts["tasks"][subject]]
+    tables = [_crop_task(subject, csv, layout, crops, offset) for csv in tasks[subject]]
     table = pd.concat(tables, ignore_index=True)
     table["fold"] = SUBJECT_FOLD.get(subject, 0)
-    return Part(table, 1 if opts["gray"] else 3)
+    return crops.part(table)
 
 
 @register_reader("bp4d", options=("frame_offset",))
-def prepare(
-    raw: Path,
-    out: Path,
-    *,
-    crop_size: int = 128,
-    workers: int = 1,
-    force: bool = False,
-    limit_subjects: list[str] | None = None,
-    frame_offset: int | None = None,
-) -> Path:
+def prepare(raw: Path, out: Path, *, frame_offset: int | None = None, **common) -> Path:
     """Prepare BP4D from its release folder ``raw`` into ``out``; returns ``index.csv``.
 
     ``frame_offset`` is added to a CSV frame number to get its image number; ``None`` reads it
     from the tree (:func:`detect_frame_offset`: -1 where images are numbered from 0000.jpg, as
-    the user guide says of ``Sequences(2D+3D)``, else 0). Crops come from detector boxes, which
-    carry no eye positions, so they are never rotated (no ``rotate`` option).
+    the user guide says of ``Sequences(2D+3D)``, else 0). ``common`` are the options every
+    reader takes (:class:`~au.prepare.reader_base.CommonOptions`). Crops come from detector
+    boxes, which carry no eye positions, so they are never rotated: there is no ``rotate``
+    option, and giving one raises :class:`PrepareError`.
     """
+    run = common_options("bp4d", common, never_rotated=NEVER_ROTATED)
     layout = locate(raw)
     tasks = task_files(layout.labels)
-    subjects = select_subjects(sorted(tasks), limit_subjects, layout.labels)
-    unknown = [s for s in subjects if s not in SUBJECT_FOLD]
-    if unknown:
-        log.warning("subjects %s are not in the standard BP4D split: fold 0", unknown)
-    frame_offset = resolve_frame_offset(layout, {s: tasks[s] for s in subjects}, frame_offset)
-    opts = {
-        "out": str(out),
-        "crop_size": crop_size,
-        "frame_offset": frame_offset,
-        "tasks": {s: tasks[s] for s in subjects},
-        "gray": probe_gray(next((layout.images / subjects[0]).rglob("*.jpg"), None)),
-    }
-    work = functools.partial(_prepare_subject, layout=layout, opts=opts)
-    options = {"crop_size": crop_size, "frame_offset": frame_offset}
-    parts = run_units(
-        subjects, work, out, options=options, force=force, workers=workers, desc="BP4D subjects"
+    subjects = select_subjects(sorted(tasks), run.limit_subjects, layout.labels)
+    warn_outside_split(subjects, SUBJECT_FOLD, "BP4D")
+    tasks = {s: tasks[s] for s in subjects}
+    frame_offset = resolve_frame_offset(layout, tasks, frame_offset)
+    gray = probe_gray(next((layout.images / subjects[0]).rglob("*.jpg"), None))
+    crops = CropWriter(out, run.crop_size, gray)
+    work = functools.partial(
+        _prepare_subject, layout=layout, tasks=tasks, crops=crops, offset=frame_offset
     )
     meta = {
         "name": "bp4d",
@@ -259,8 +254,9 @@ def prepare(
         "positive_threshold": 1,
         "aus": list(BP4D_AUS),
         "num_folds": 3,
-        "crop_size": crop_size,
+        "crop_size": run.crop_size,
         "frame_offset": frame_offset,
         "split": "JAA-Net / ME-GraphAU 3-fold subject split; fold k is part k",
     }
-    return write_prepared_index(parts, out, meta)
+    options = {"crop_size": run.crop_size, "frame_offset": frame_offset}
+    return prepare_units(subjects, work, out, run, options=options, meta=meta, desc="BP4D subjects")

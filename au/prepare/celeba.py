@@ -24,18 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from au.alignment import crop_face
-from au.prepare import Part, register_reader, run_units, write_prepared_index
-from au.prepare.common import (
-    PrepareError,
-    find_dir,
-    log,
-    normalise_channels,
-    probe_gray,
-    read_image,
-    select_subjects,
-    write_image,
-)
+from au.prepare import Part, register_reader
+from au.prepare.common import PrepareError, find_dir, log, probe_gray, read_image, select_subjects
+from au.prepare.reader_base import CropWriter, common_options, prepare_units
 
 #: CelebA attribute -> AU it is a proxy of. Excluded: High_Cheekbones, Arched_Eyebrows,
 #: Narrow_Eyes, Bushy_Eyebrows, Big_Lips, Bags_Under_Eyes (facial build, not a movement).
@@ -150,62 +141,48 @@ def shards(identities: list[str]) -> dict[str, list[str]]:
     return {f"identities_{run[0]}-{run[-1]}": run for run in runs}
 
 
-def _prepare_shard(key: str, raw: Path, images: Path, opts: dict) -> Part:
+def _prepare_shard(
+    key: str, raw: Path, images: Path, crops: CropWriter, shard_identities: dict, folds: dict
+) -> Part:
     """Crop and label the images of one shard of identities."""
     frame = cached_release(raw)
-    rows = frame[frame["subject"].isin(set(opts["shards"][key]))]
+    rows = frame[frame["subject"].isin(set(shard_identities[key]))]
     paths = []
     for name, row in rows.iterrows():
-        image = read_image(images / name)
-        crop = crop_face(image, row["points"], opts["crop_size"], MARGIN, opts["rotate"])
-        rel = f"images/{row['subject']}/{Path(name).stem}.jpg"
-        write_image(Path(opts["out"]) / rel, normalise_channels(crop, opts["gray"]))
-        paths.append(rel)
+        crop = crops.from_points(read_image(images / name), row["points"], margin=MARGIN)
+        paths.append(crops.write(f"images/{row['subject']}/{Path(name).stem}.jpg", crop))
     table = pd.DataFrame({"path": paths, "subject": rows["subject"].to_numpy()})
     table["partition"] = [PARTITIONS[p] for p in rows["partition"]]
     for au in AU_PROXIES.values():
         table[au] = rows[au].to_numpy()
-    table["fold"] = [opts["folds"][s] for s in rows["subject"]]
-    return Part(table, 1 if opts["gray"] else 3)
+    table["fold"] = [folds[s] for s in rows["subject"]]
+    return crops.part(table)
 
 
 @register_reader("celeba")
-def prepare(
-    raw: Path,
-    out: Path,
-    *,
-    crop_size: int = 128,
-    workers: int = 1,
-    force: bool = False,
-    limit_subjects: list[str] | None = None,
-    rotate: bool = True,
-) -> Path:
-    """Prepare CelebA from its release folder ``raw`` into ``out``; returns ``index.csv``."""
+def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
+    """Prepare CelebA from its release folder ``raw`` into ``out``; returns ``index.csv``.
+
+    ``rotate`` levels the eyes of the 5 released landmarks; ``common`` are the options every
+    reader takes (:class:`~au.prepare.reader_base.CommonOptions`; ``limit_subjects`` names
+    identities).
+    """
+    run = common_options("celeba", common)
     images = find_dir(raw, ("img_align_celeba", "Img/img_align_celeba"), "CelebA image folder")
     cached_release.cache_clear()
     frame = cached_release(raw)
     identities = sorted(frame["subject"].unique(), key=lambda s: (len(s), s))
-    chosen = select_subjects(identities, limit_subjects, raw)
+    chosen = select_subjects(identities, run.limit_subjects, raw)
     folds = identity_folds(frame)
     units = shards(chosen)
-    opts = {
-        "out": str(out),
-        "crop_size": crop_size,
-        "rotate": rotate,
-        "shards": units,
-        "folds": {s: int(folds[s]) for s in chosen},
-        "gray": probe_gray(images / frame.index[frame["subject"] == chosen[0]][0]),
-    }
-    work = functools.partial(_prepare_shard, raw=raw, images=images, opts=opts)
-    options = {"crop_size": crop_size, "rotate": rotate}
-    parts = run_units(
-        list(units),
-        work,
-        out,
-        options=options,
-        force=force,
-        workers=workers,
-        desc="CelebA identity shards",
+    gray = probe_gray(images / frame.index[frame["subject"] == chosen[0]][0])
+    work = functools.partial(
+        _prepare_shard,
+        raw=raw,
+        images=images,
+        crops=CropWriter(out, run.crop_size, gray, rotate),
+        shard_identities=units,
+        folds={s: int(folds[s]) for s in chosen},
     )
     meta = {
         "name": "celeba",
@@ -214,7 +191,10 @@ def prepare(
         "aus": list(AU_PROXIES.values()),
         "au_proxies": AU_PROXIES,
         "num_folds": 3,
-        "crop_size": crop_size,
+        "crop_size": run.crop_size,
         "split": "official partition + 1 (1 train, 2 val, 3 test), made identity-disjoint",
     }
-    return write_prepared_index(parts, out, meta)
+    options = {"crop_size": run.crop_size, "rotate": rotate}
+    return prepare_units(
+        list(units), work, out, run, options=options, meta=meta, desc="CelebA identity shards"
+    )

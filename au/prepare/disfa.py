@@ -8,7 +8,8 @@ Release layout read (folder and file-name variants of the distributed archives a
     <raw>/Landmark_Points/SN001/tmp_frame_lm/SN001_0000_lm.mat   (or frame_lm/, l0NNNN_lm.mat)
 
 Crops come from the released 66-point landmarks (``pts``, x/y columns, tracked on the left
-video). The right camera has no released landmarks: its crops use OpenCV's face detector.
+video). The right camera has no released landmarks: its crops use OpenCV's face detector and
+are never rotated (``--no-rotate`` with ``--camera right`` alone is refused).
 Folds are the 3-fold subject split of JAA-Net / ME-GraphAU (``fold`` k = part k).
 """
 
@@ -23,9 +24,9 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from au.alignment import box_points, crop_face
+from au.alignment import box_points
 from au.aus import DISFA_AUS
-from au.prepare import Part, register_reader, run_units, write_prepared_index
+from au.prepare import Part, register_reader
 from au.prepare.common import (
     PrepareError,
     centre_box,
@@ -33,12 +34,18 @@ from au.prepare.common import (
     find_dir,
     iter_video,
     log,
-    normalise_channels,
     parse_intensity,
     probe_gray,
     require_file,
     select_subjects,
-    write_image,
+)
+from au.prepare.reader_base import (
+    CropWriter,
+    common_options,
+    label_table,
+    prepare_units,
+    subject_folds,
+    warn_outside_split,
 )
 
 #: The standard subject-independent 3-fold split (JAA-Net, ME-GraphAU tool/DISFA_*.py).
@@ -47,7 +54,7 @@ FOLDS: dict[int, tuple[str, ...]] = {
     2: ("SN013", "SN018", "SN011", "SN028", "SN012", "SN006", "SN031", "SN021", "SN024"),
     3: ("SN003", "SN029", "SN023", "SN025", "SN008", "SN005", "SN007", "SN017", "SN004"),
 }
-SUBJECT_FOLD = {s: k for k, subjects in FOLDS.items() for s in subjects}
+SUBJECT_FOLD = subject_folds(FOLDS)
 VIDEO_DIRS = {
     "left": ("Videos_LeftCamera", "Video_LeftCamera"),
     "right": ("Videos_RightCamera", "Video_RightCamera"),
@@ -177,21 +184,19 @@ class _FaceLocator:
         return self.last
 
 
-def _crop_video(subject: str, camera: str, layout: Layout, n_labels: int, opts: dict) -> tuple:
+def _crop_video(
+    subject: str, camera: str, layout: Layout, n_labels: int, crops: CropWriter
+) -> tuple[int, Path]:
     """Write the crops of one video; returns (frames in the video, video path)."""
     video = video_file(layout.videos[camera], camera, subject)
     files = landmark_files(layout.landmarks, subject) if camera == "left" else None
     locator = _FaceLocator(files)
-    folder = Path(opts["out"]) / "images" / subject / camera
     count = 0
     for frame, image in enumerate(iter_video(video)):
         count += 1
-        if frame >= n_labels:
-            continue
-        crop = crop_face(
-            image, locator.points(frame, image), opts["crop_size"], rotate=opts["rotate"]
-        )
-        write_image(folder / f"{frame:05d}.jpg", normalise_channels(crop, opts["gray"]))
+        if frame < n_labels:
+            crop = crops.from_points(image, locator.points(frame, image))
+            crops.write(f"images/{subject}/{camera}/{frame:05d}.jpg", crop)
     if locator.missing:
         log.warning(
             "%s: %d frames have no landmark file; used the nearest earlier frame's",
@@ -220,51 +225,55 @@ def _check_counts(frames: int, labels: int, video: Path, label_path: Path) -> in
     )
 
 
-def _prepare_subject(subject: str, layout: Layout, opts: dict) -> Part:
+def _prepare_subject(subject: str, layout: Layout, crops: CropWriter) -> Part:
     """Crop and label every frame of one subject, for each requested camera."""
     intensities, label_path = read_labels(layout.labels, subject)
     tables = []
     for camera in layout.videos:
-        frames, video = _crop_video(subject, camera, layout, len(intensities), opts)
+        frames, video = _crop_video(subject, camera, layout, len(intensities), crops)
         usable = _check_counts(frames, len(intensities), video, label_path)
-        table = pd.DataFrame(intensities[:usable], columns=list(DISFA_AUS))
-        table.insert(0, "path", [f"images/{subject}/{camera}/{t:05d}.jpg" for t in range(usable)])
-        table.insert(1, "subject", subject)
-        table.insert(2, "camera", camera)
-        table.insert(3, "frame", np.arange(usable))
+        table = label_table(
+            intensities[:usable],
+            DISFA_AUS,
+            path=[f"images/{subject}/{camera}/{t:05d}.jpg" for t in range(usable)],
+            subject=subject,
+            camera=camera,
+            frame=np.arange(usable),
+        )
         table["fold"] = SUBJECT_FOLD.get(subject, 0)
         tables.append(table)
-    return Part(pd.concat(tables, ignore_index=True), 1 if opts["gray"] else 3)
+    return crops.part(pd.concat(tables, ignore_index=True))
 
 
 @register_reader("disfa", options=("camera",))
-def prepare(
-    raw: Path,
-    out: Path,
-    *,
-    camera: str = "left",
-    crop_size: int = 128,
-    workers: int = 1,
-    force: bool = False,
-    limit_subjects: list[str] | None = None,
-    rotate: bool = True,
-) -> Path:
-    """Prepare DISFA from its release folder ``raw`` into ``out``; returns ``index.csv``."""
+def prepare(raw: Path, out: Path, *, camera: str = "left", rotate: bool = True, **common) -> Path:
+    """Prepare DISFA from its release folder ``raw`` into ``out``; returns ``index.csv``.
+
+    ``camera`` is ``left``, ``right`` or ``both``; ``common`` are the options every reader takes
+    (:class:`~au.prepare.reader_base.CommonOptions`). ``rotate`` levels the eyes of the crops cut
+    from the released landmarks, which exist for the left camera only: right-camera crops come
+    from detector boxes and are never rotated, so ``rotate=False`` with ``camera="right"`` is
+    refused.
+
+    Raises:
+        PrepareError: On a bad ``camera``, ``rotate=False`` for the right camera alone, or a
+            problem with the release.
+    """
+    run = common_options("disfa", common)
     if camera not in ("left", "right", "both"):
         raise PrepareError(f"--camera must be left, right or both, not {camera!r}")
+    if camera == "right" and not rotate:
+        raise PrepareError(
+            "--no-rotate has no effect with --camera right: the right camera has no released "
+            "landmarks, so its crops come from face-detector boxes and are never rotated"
+        )
     cameras = ("left", "right") if camera == "both" else (camera,)
     layout = locate(raw, cameras)
-    subjects = select_subjects(find_subjects(layout.labels), limit_subjects, layout.labels)
-    unknown = [s for s in subjects if s not in SUBJECT_FOLD]
-    if unknown:
-        log.warning("subjects %s are not in the standard DISFA split: fold 0", unknown)
+    subjects = select_subjects(find_subjects(layout.labels), run.limit_subjects, layout.labels)
+    warn_outside_split(subjects, SUBJECT_FOLD, "DISFA")
     first = video_file(layout.videos[cameras[0]], cameras[0], subjects[0])
-    opts = {"out": str(out), "crop_size": crop_size, "rotate": rotate, "gray": probe_gray(first)}
-    work = functools.partial(_prepare_subject, layout=layout, opts=opts)
-    options = {"camera": camera, "crop_size": crop_size, "rotate": rotate}
-    parts = run_units(
-        subjects, work, out, options=options, force=force, workers=workers, desc="DISFA subjects"
-    )
+    crops = CropWriter(out, run.crop_size, probe_gray(first), rotate)
+    work = functools.partial(_prepare_subject, layout=layout, crops=crops)
     meta = {
         "name": "disfa",
         "label_type": "intensity",
@@ -272,7 +281,10 @@ def prepare(
         "aus": list(DISFA_AUS),
         "num_folds": 3,
         "cameras": list(cameras),
-        "crop_size": crop_size,
+        "crop_size": run.crop_size,
         "split": "JAA-Net / ME-GraphAU 3-fold subject split; fold k is part k",
     }
-    return write_prepared_index(parts, out, meta)
+    options = {"camera": camera, "crop_size": run.crop_size, "rotate": rotate}
+    return prepare_units(
+        subjects, work, out, run, options=options, meta=meta, desc="DISFA subjects"
+    )

@@ -25,24 +25,28 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from au.alignment import box_points, crop_face
 from au.aus import DISFA_AUS
-from au.prepare import Part, register_reader, run_units, write_prepared_index
+from au.prepare import Part, register_reader
 from au.prepare.common import (
     PrepareError,
     centre_box,
     detect_face,
     find_dir,
     log,
-    normalise_channels,
     parse_intensity,
     probe_gray,
     read_image,
     require_file,
     select_subjects,
-    write_image,
 )
 from au.prepare.disfa import SUBJECT_FOLD
+from au.prepare.reader_base import (
+    CropWriter,
+    common_options,
+    folds_in_turn,
+    label_table,
+    prepare_units,
+)
 
 _SUBJECT = re.compile(r"^SN\d{3}$")
 _LABEL_LINE = re.compile(r"^\s*(\S+\.(?:jpg|png|bmp))\s+(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
@@ -124,68 +128,65 @@ def load_face_crops(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return crops
 
 
-def _face(name: str, crops: dict, image_dir: Path | None, opts: dict) -> np.ndarray:
+def _face(name: str, faces: dict, image_dir: Path | None, crops: CropWriter) -> np.ndarray:
     """The crop of one image: from the released face crop, else from ``Images/`` + detector."""
-    if name in crops:
-        image, points = crops[name]
-        return crop_face(image, points, opts["crop_size"], rotate=opts["rotate"])
+    if name in faces:
+        image, points = faces[name]
+        return crops.from_points(image, points)
     if image_dir is None:
         raise PrepareError(f"no face crop for {name} in FaceLandmarks/ and no Images/ folder")
     image = read_image(image_dir / name)
-    box = detect_face(image) or centre_box(image)
-    return crop_face(image, box_points(box), opts["crop_size"], rotate=False)
+    return crops.from_box(image, detect_face(image) or centre_box(image))
 
 
-def _prepare_subject(subject: str, layout: Layout, opts: dict) -> Part:
+def _prepare_trial(subject: str, trial: Path, layout: Layout, crops: CropWriter) -> pd.DataFrame:
+    """Crop and label every image of one trial; returns its index rows."""
+    names, intensities = read_trial(trial)
+    faces = {}
+    if layout.landmarks is not None:
+        mat = subject_dir(layout.landmarks, subject) / f"{trial.name}_FaceCropped.mat"
+        faces = load_face_crops(mat)
+    images = subject_dir(layout.images, subject) / trial.name if layout.images else None
+    frames = [int(re.sub(r"\D", "", n) or 0) for n in names]
+    paths = [f"images/{subject}/{trial.name}/{f:03d}.jpg" for f in frames]
+    for name, rel in zip(names, paths, strict=True):
+        crops.write(rel, _face(name, faces, images, crops))
+    return label_table(
+        intensities, DISFA_AUS, path=paths, subject=subject, trial=trial.name, frame=frames
+    )
+
+
+def _prepare_subject(subject: str, layout: Layout, crops: CropWriter, folds: dict) -> Part:
     """Crop and label every image of every trial of one subject."""
     labels = subject_dir(layout.labels, subject)
-    tables = []
-    for trial in sorted(p for p in labels.iterdir() if p.is_dir()):
-        names, intensities = read_trial(trial)
-        crops = {}
-        if layout.landmarks is not None:
-            mat = subject_dir(layout.landmarks, subject) / f"{trial.name}_FaceCropped.mat"
-            crops = load_face_crops(mat)
-        images = subject_dir(layout.images, subject) / trial.name if layout.images else None
-        frames = [int(re.sub(r"\D", "", n) or 0) for n in names]
-        paths = [f"images/{subject}/{trial.name}/{f:03d}.jpg" for f in frames]
-        for name, rel in zip(names, paths, strict=True):
-            crop = _face(name, crops, images, opts)
-            write_image(Path(opts["out"]) / rel, normalise_channels(crop, opts["gray"]))
-        table = pd.DataFrame(intensities, columns=list(DISFA_AUS))
-        table.insert(0, "path", paths)
-        table.insert(1, "subject", subject)
-        table.insert(2, "trial", trial.name)
-        table.insert(3, "frame", frames)
-        tables.append(table)
-    if not tables:
+    trials = sorted(p for p in labels.iterdir() if p.is_dir())
+    if not trials:
         raise PrepareError(f"no trial folder with AU label files in {labels}")
+    tables = [_prepare_trial(subject, trial, layout, crops) for trial in trials]
     table = pd.concat(tables, ignore_index=True)
-    table["fold"] = opts["folds"][subject]
-    return Part(table, 1 if opts["gray"] else 3)
+    table["fold"] = folds[subject]
+    return crops.part(table)
 
 
 def _folds(subjects: list[str]) -> dict[str, int]:
     """The DISFA fold of each subject; subjects outside DISFA get folds 1, 2, 3 in turn."""
     others = [s for s in subjects if s not in SUBJECT_FOLD]
-    return {s: SUBJECT_FOLD.get(s) or others.index(s) % 3 + 1 for s in subjects}
+    in_turn = folds_in_turn(others, others)
+    return {s: SUBJECT_FOLD.get(s) or in_turn[s] for s in subjects}
 
 
 @register_reader("disfa_plus")
-def prepare(
-    raw: Path,
-    out: Path,
-    *,
-    crop_size: int = 128,
-    workers: int = 1,
-    force: bool = False,
-    limit_subjects: list[str] | None = None,
-    rotate: bool = True,
-) -> Path:
-    """Prepare DISFA+ from its release folder ``raw`` into ``out``; returns ``index.csv``."""
+def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
+    """Prepare DISFA+ from its release folder ``raw`` into ``out``; returns ``index.csv``.
+
+    ``rotate`` levels the eyes of the crops cut from the released face crops and landmarks; an
+    image without them is cut from a detector box, never rotated. ``common`` are the options
+    every reader takes (:class:`~au.prepare.reader_base.CommonOptions`).
+    """
+    run = common_options("disfa_plus", common)
     layout = locate(raw)
     found = sorted(p.name for p in layout.labels.iterdir() if _SUBJECT.match(p.name))
-    subjects = select_subjects(found, limit_subjects, layout.labels)
+    subjects = select_subjects(found, run.limit_subjects, layout.labels)
     overlap = [s for s in subjects if s in SUBJECT_FOLD]
     if overlap:
         log.warning(
@@ -194,21 +195,19 @@ def prepare(
             ", ".join(overlap),
         )
     first = next(layout.images.rglob("*.jpg"), None) if layout.images else None
-    opts = {"out": str(out), "crop_size": crop_size, "rotate": rotate, "folds": _folds(subjects)}
-    opts["gray"] = probe_gray(first)
-    work = functools.partial(_prepare_subject, layout=layout, opts=opts)
-    options = {"crop_size": crop_size, "rotate": rotate}
-    parts = run_units(
-        subjects, work, out, options=options, force=force, workers=workers, desc="DISFA+ subjects"
-    )
+    crops = CropWriter(out, run.crop_size, probe_gray(first), rotate)
+    work = functools.partial(_prepare_subject, layout=layout, crops=crops, folds=_folds(subjects))
     meta = {
         "name": "disfa_plus",
         "label_type": "intensity",
         "positive_threshold": 2,
         "aus": list(DISFA_AUS),
         "num_folds": 3,
-        "crop_size": crop_size,
+        "crop_size": run.crop_size,
         "overlaps_disfa": overlap,
         "split": "each subject keeps its DISFA fold (JAA-Net / ME-GraphAU 3-fold split)",
     }
-    return write_prepared_index(parts, out, meta)
+    options = {"crop_size": run.crop_size, "rotate": rotate}
+    return prepare_units(
+        subjects, work, out, run, options=options, meta=meta, desc="DISFA+ subjects"
+    )

@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from au.prepare import Part, register_reader, run_units, write_prepared_index
+from au.prepare import Part, register_reader
 from au.prepare.common import PrepareError, encode_to_file, require_file
+from au.prepare.reader_base import CommonOptions, common_options, prepare_units
 
 #: FER-2013 emotion codes 0-6 (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral).
 FER2013_EMOTIONS: tuple[str, ...] = (
@@ -35,6 +36,8 @@ USAGE_SPLITS = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SIDE = 48
 #: CSV rows per unit of work (a resumable shard).
 SHARD_ROWS = 4000
+#: Why FER-2013 faces are never rotated (the end of the error a ``rotate`` option gets).
+NEVER_ROTATED = "its faces are released as aligned crops without landmarks"
 NOT_SUBJECT_INDEPENDENT = (
     "FER-2013 has no subject ids: subject is each image's own id and the split comes from the "
     "release's partition, so it is NOT subject-independent (a person may be in train and test)"
@@ -163,6 +166,17 @@ def index_meta(release: str, crop_size: int | None, split: str) -> dict:
     }
 
 
+def fer2013_options(reader: str, common: dict) -> CommonOptions:
+    """The options every reader takes, as FER-2013 can honour them (its own 48x48 by default).
+
+    Raises:
+        PrepareError: On ``rotate``, ``limit_subjects`` (no subject ids) or a crop under 8.
+    """
+    run = common_options(reader, common, crop_size=None, never_rotated=NEVER_ROTATED)
+    check_options(run.crop_size, run.limit_subjects)
+    return run
+
+
 def check_options(crop_size: int | None, limit_subjects: list[str] | None) -> None:
     """Raise on options that FER-2013 cannot honour."""
     if limit_subjects:
@@ -172,21 +186,15 @@ def check_options(crop_size: int | None, limit_subjects: list[str] | None) -> No
 
 
 @register_reader("fer2013-csv", out_name="fer2013", native_size=True)
-def prepare_csv(
-    raw: Path,
-    out: Path,
-    *,
-    crop_size: int | None = None,
-    workers: int = 1,
-    force: bool = False,
-    limit_subjects: list[str] | None = None,
-) -> Path:
+def prepare_csv(raw: Path, out: Path, **common) -> Path:
     """Prepare FER-2013 from its CSV ``raw`` into ``out``; returns ``index.csv``.
 
-    Faces are written as PNG (lossless), at 48x48 or resized to ``crop_size``; they are
-    released as aligned crops without landmarks, so nothing is rotated (no ``rotate`` option).
+    Faces are written as PNG (lossless), at 48x48 or resized to ``crop_size`` (``common`` are
+    the options every reader takes, :class:`~au.prepare.reader_base.CommonOptions`, except
+    ``limit_subjects``). They are released as aligned crops without landmarks, so nothing is
+    rotated: there is no ``rotate`` option, and giving one raises :class:`PrepareError`.
     """
-    check_options(crop_size, limit_subjects)
+    run = fer2013_options("fer2013-csv", common)
     csv_path = raw / "fer2013.csv" if raw.is_dir() else raw
     _cached_csv.cache_clear()
     images, _, _ = _cached_csv(csv_path)
@@ -194,10 +202,10 @@ def prepare_csv(
         f"rows_{i}-{min(i + SHARD_ROWS, len(images)) - 1}"
         for i in range(0, len(images), SHARD_ROWS)
     ]
-    work = functools.partial(_prepare_csv_shard, csv_path=csv_path, out=out, crop_size=crop_size)
-    options = {"crop_size": crop_size, "source": str(csv_path)}
-    parts = run_units(
-        units, work, out, options=options, force=force, workers=workers, desc="fer2013"
+    work = functools.partial(
+        _prepare_csv_shard, csv_path=csv_path, out=out, crop_size=run.crop_size
     )
+    options = {"crop_size": run.crop_size, "source": str(csv_path)}
     split = "partition column 'split' from Usage: Training/PublicTest/PrivateTest -> train/val/test"
-    return write_prepared_index(parts, out, index_meta("csv", crop_size, split))
+    meta = index_meta("csv", run.crop_size, split)
+    return prepare_units(units, work, out, run, options=options, meta=meta, desc="fer2013")

@@ -21,7 +21,7 @@ import numpy as np
 
 from au.data.dataset import has_text_name, printable_path
 from au.emotions import parse_emotion
-from au.prepare import Part, register_reader, run_units, write_prepared_index
+from au.prepare import Part, register_reader
 from au.prepare.common import (
     PrepareError,
     normalise_channels,
@@ -29,7 +29,8 @@ from au.prepare.common import (
     read_image,
     require_dir,
 )
-from au.prepare.fer2013 import check_options, index_meta, index_rows, resized, write_png
+from au.prepare.fer2013 import fer2013_options, index_meta, index_rows, resized, write_png
+from au.prepare.reader_base import prepare_units
 
 SPLIT_FOLDERS = {
     "train": ("train", "Training"),
@@ -132,31 +133,25 @@ def plan_folder(raw: Path, val_fraction: float, split_seed: int) -> dict:
     native_size=True,
 )
 def prepare_folder(
-    raw: Path,
-    out: Path,
-    *,
-    crop_size: int | None = None,
-    workers: int = 1,
-    force: bool = False,
-    limit_subjects: list[str] | None = None,
-    val_fraction: float = 0.1,
-    split_seed: int = 0,
+    raw: Path, out: Path, *, val_fraction: float = 0.1, split_seed: int = 0, **common
 ) -> Path:
     """Prepare FER-2013's image release (folders per split and class); returns ``index.csv``.
 
-    Faces are written as PNG at their size or resized to ``crop_size``; they are released as
-    aligned crops without landmarks, so nothing is rotated (no ``rotate`` option).
+    Faces are written as PNG at their size or resized to ``crop_size`` (``common`` are the
+    options every reader takes, :class:`~au.prepare.reader_base.CommonOptions`, except
+    ``limit_subjects``). They are released as aligned crops without landmarks, so nothing is
+    rotated: there is no ``rotate`` option, and giving one raises :class:`PrepareError`.
     """
-    check_options(crop_size, limit_subjects)
+    run = fer2013_options("fer2013-folder", common)
     plan = plan_folder(raw, val_fraction, split_seed)
     gray = probe_gray(Path(next(iter(plan.values()))[0][0]))
-    opts = {"crop_size": crop_size, "gray": gray}
+    opts = {"crop_size": run.crop_size, "gray": gray}
     work = functools.partial(_prepare_folder_unit, plan=plan, raw=raw, out=out, opts=opts)
     options = opts | {"val_fraction": val_fraction, "split_seed": split_seed}
-    parts = run_units(list(plan), work, out, options=options, force=force, workers=workers)
     carved = f"val = {val_fraction:g} of each train/ class, chosen by split_seed={split_seed}"
     has_val = "val" in find_split_folders(raw)
     split = "partition column 'split' from the folders train/ and test/; " + (
         "val/ as given" if has_val else carved
     )
-    return write_prepared_index(parts, out, index_meta("folder", crop_size, split))
+    meta = index_meta("folder", run.crop_size, split)
+    return prepare_units(list(plan), work, out, run, options=options, meta=meta)

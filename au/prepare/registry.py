@@ -17,7 +17,7 @@ from au.errors import PrepareError
 from au.registry import Registry
 
 #: Modules of ``au.prepare`` that hold no reader.
-NOT_READERS = frozenset({"__main__", "common", "registry"})
+NOT_READERS = frozenset({"__main__", "common", "reader_base", "registry"})
 
 
 @dataclass(frozen=True)

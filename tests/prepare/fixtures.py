@@ -126,6 +126,15 @@ def bright_centroid(image: np.ndarray) -> tuple[float, float]:
     return float(xs.mean()), float(ys.mean())
 
 
+def assert_crops_centred(index, size: int) -> None:
+    """Every crop of ``index`` is a ``size`` square colour image with the face at its centre."""
+    for path in index.image_paths():
+        crop = cv2.imread(str(path))
+        assert crop.shape == (size, size, 3)
+        x, y = bright_centroid(crop)
+        assert abs(x - size / 2) < 1.5 and abs(y - size / 2) < 1.5
+
+
 def disfa_plus_value(trial: int, au_index: int, t: int) -> int:
     """The DISFA+ intensity of ``DISFA_AUS[au_index]`` in trial number ``trial`` at image ``t``."""
     return (2 * t + au_index + trial) % 6

@@ -2,7 +2,6 @@
 
 import logging
 
-import cv2
 import pytest
 
 from au.data.index import read_index
@@ -11,7 +10,7 @@ from au.prepare import PrepareError, prepare
 from .fixtures import (
     CELEBA_ATTRIBUTES,
     CELEBA_IMAGES,
-    bright_centroid,
+    assert_crops_centred,
     celeba_attributes,
     make_celeba,
 )
@@ -47,11 +46,7 @@ def test_subject_is_the_identity_and_folds_are_identity_disjoint(prepared, caplo
 
 
 def test_crops_are_centred_on_the_face(prepared):
-    for path in prepared.image_paths():
-        crop = cv2.imread(str(path))
-        assert crop.shape == (48, 48, 3)
-        x, y = bright_centroid(crop)
-        assert abs(x - 24) < 1.5 and abs(y - 24) < 1.5
+    assert_crops_centred(prepared, 48)
 
 
 def test_shared_identities_are_reported_and_limit_subjects_works(tmp_path, caplog):

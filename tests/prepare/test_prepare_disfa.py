@@ -7,10 +7,10 @@ import pytest
 
 from au.aus import DISFA_AUS
 from au.data.index import read_index
-from au.prepare import PrepareError, prepare
+from au.prepare import PrepareError, prepare, reader_base
 from au.prepare import disfa as disfa_module
 
-from .fixtures import bright_centroid, disfa_value, make_disfa
+from .fixtures import assert_crops_centred, bright_centroid, disfa_value, make_disfa
 
 SUBJECTS = {"SN001": 5, "SN013": 4, "SN003": 4}
 
@@ -45,11 +45,7 @@ def test_subjects_are_in_the_standard_folds(prepared):
 
 
 def test_crops_exist_at_crop_size_centred_on_the_face(prepared):
-    for path in prepared.image_paths():
-        crop = cv2.imread(str(path))
-        assert crop.shape == (64, 64, 3)
-        x, y = bright_centroid(crop)
-        assert abs(x - 32) < 1.5 and abs(y - 32) < 1.5
+    assert_crops_centred(prepared, 64)
 
 
 def test_sn010_one_frame_fewer_drops_the_last_label_line(prepared):
@@ -86,19 +82,19 @@ def test_both_cameras_use_the_detector_for_the_right_one(tmp_path):
 def test_rerun_skips_finished_subjects_and_redoes_an_interrupted_one(tmp_path, monkeypatch):
     raw = make_disfa(tmp_path / "raw", {"SN001": 3, "SN002": 3})
     out = tmp_path / "out"
-    real_write = disfa_module.write_image
+    real_write = reader_base.write_image  # every reader's crops are written there
 
     def interrupt_in_sn002(path, image):
         if "SN002" in str(path):
             raise KeyboardInterrupt
         real_write(path, image)
 
-    monkeypatch.setattr(disfa_module, "write_image", interrupt_in_sn002)
+    monkeypatch.setattr(reader_base, "write_image", interrupt_in_sn002)
     with pytest.raises(KeyboardInterrupt):
         prepare("disfa", raw, out, crop_size=32)
     assert not (out / "index.csv").exists() and (out / ".parts" / "SN001.json").exists()
 
-    monkeypatch.setattr(disfa_module, "write_image", real_write)
+    monkeypatch.setattr(reader_base, "write_image", real_write)
     done = []
     real_subject = disfa_module._prepare_subject
     monkeypatch.setattr(

@@ -9,7 +9,7 @@ from au.aus import DISFA_AUS
 from au.data.index import read_index
 from au.prepare import PrepareError, prepare
 
-from .fixtures import bright_centroid, disfa_plus_value, make_disfa_plus
+from .fixtures import assert_crops_centred, disfa_plus_value, make_disfa_plus
 
 TRIALS = {
     "SN001": {"A1_AU1_TrailNo_1": 3, "Z_SupriseText_TrailNo_2": 2},
@@ -43,11 +43,7 @@ def test_subjects_keep_their_disfa_fold(prepared):
 
 
 def test_crops_come_from_the_released_face_crop_and_landmarks(prepared):
-    for path in prepared.image_paths():
-        crop = cv2.imread(str(path))
-        assert crop.shape == (48, 48, 3)
-        x, y = bright_centroid(crop)
-        assert abs(x - 24) < 1.5 and abs(y - 24) < 1.5
+    assert_crops_centred(prepared, 48)
 
 
 def test_the_overlap_with_disfa_is_warned(tmp_path, caplog):

@@ -1,5 +1,5 @@
 """Releases as they really are: BP4D images numbered from 0, "Landmarks" in Bosphorus files,
-an empty FER-2013 CSV, and ``--no-rotate`` only where crops are rotated."""
+an empty FER-2013 CSV, and ``rotate`` only where crops are rotated."""
 
 import logging
 
@@ -12,7 +12,7 @@ from au.prepare import PrepareError, prepare, registered_readers
 from au.prepare.__main__ import build_parser, main, options_of, takes_rotate
 from au.prepare.bosphorus import read_lm2
 
-from .fixtures import BOSPHORUS_LANDMARKS, bp4d_value, make_bp4d, write_lm2
+from .fixtures import BOSPHORUS_LANDMARKS, bp4d_value, make_bosphorus, make_bp4d, write_lm2
 
 
 def grey_level(image_number: int) -> int:
@@ -114,3 +114,46 @@ def test_no_rotate_goes_only_to_readers_that_rotate(tmp_path, capsys):
         "error: --no-rotate applies to bosphorus, celeba, disfa, disfa_plus only, not bp4d "
         "(its crops are never rotated)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("bp4d", "they come from face-detector boxes, which carry no eye positions"),
+        ("fer2013-csv", "its faces are released as aligned crops without landmarks"),
+        ("fer2013-folder", "its faces are released as aligned crops without landmarks"),
+    ],
+)
+def test_rotate_to_a_reader_that_never_rotates_is_refused_in_python_too(tmp_path, name, why):
+    for value in (True, False):  # refused before the release is read
+        with pytest.raises(PrepareError) as caught:
+            prepare(name, tmp_path / "no_release", tmp_path / "out", rotate=value)
+        assert (
+            str(caught.value)
+            == f"{name} takes no rotate option: its crops are never rotated ({why})"
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_rotate_with_only_the_right_disfa_camera_is_refused(tmp_path, capsys):
+    assert main(["disfa", "--raw", str(tmp_path), "--camera", "right", "--no-rotate"]) == 1
+    assert capsys.readouterr().err == (
+        "error: --no-rotate has no effect with --camera right: the right camera has no released "
+        "landmarks, so its crops come from face-detector boxes and are never rotated\n"
+    )
+    with pytest.raises(PrepareError, match="no effect with --camera right"):
+        prepare("disfa", tmp_path, tmp_path / "out", camera="right", rotate=False)
+
+
+def test_no_rotate_keeps_a_tilted_bosphorus_face_tilted(tmp_path):
+    raw = make_bosphorus(tmp_path / "raw", {"bs000": ["N_N_0", "N_N_1"]}, tilt={"N_N_1": 15.0})
+    crops = {}
+    for rotate in (True, False):
+        index = read_index(
+            prepare("bosphorus", raw, tmp_path / str(rotate), crop_size=48, rotate=rotate)
+        )
+        crops[rotate] = [cv2.imread(str(p)).astype(float) for p in index.image_paths()]
+    (straight, levelled), (straight_kept, tilted) = crops[True], crops[False]
+    assert np.array_equal(straight, straight_kept)  # level eyes: nothing to rotate either way
+    assert np.abs(straight - levelled).mean() < 6  # the 15 degree tilt undone
+    assert np.abs(straight - tilted).mean() > 30  # ... or kept (measured: 3.9 and 37.3)
