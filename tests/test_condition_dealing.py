@@ -1,9 +1,9 @@
-"""Dealt conditions: every fold of the default synthetic sets holds each nuisance in >= 8 subjects."""
+"""Dealt conditions: each fold of the default synthetic sets holds each nuisance in 8+ subjects."""
 
 import numpy as np
 import pytest
 
-from au.data.synthetic.dealing import dealt_count, deal_conditions
+from au.data.synthetic.dealing import deal_conditions, dealt_count
 from au.data.synthetic.nuisances import sample_nuisance
 from au.data.synthetic.writer import SyntheticConfig, label_table
 

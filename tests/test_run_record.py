@@ -109,6 +109,9 @@ def test_missing_facts_come_from_the_saved_config_and_nan_is_null(tmp_path):
     [
         ([], "au", "bce", "auto", "test/f1"),
         (["loss=lsep", "decision=per_au"], "au", "lsep", "per_au", "test/f1"),
+        (["experiment=pr"], "au", "pr", "auto", "test/f1"),  # eq. (6): the micro default
+        (["experiment=pr", "model.loss.average=macro"], "au", "pr(average=macro)", "auto",
+         "test/f1"),  # the per-AU form is another loss for a comparison
         (["task=intensity"], "intensity", "mse", None, "test/icc"),
         (["task=intensity", "task.loss=ordinal", "loss=lsep"], "intensity", "ordinal", None,
          "test/icc"),
@@ -162,6 +165,7 @@ def test_compare_keeps_tasks_apart(tmp_path):
     assert table.loc["joint", "runs"] == 2
 
 
+@pytest.mark.slow
 def test_fit_and_evaluate_write_identical_metric_files(tiny_run, tmp_path):
     """One checkpoint, two commands: the same tables byte for byte, the same scores."""
     ckpt = tiny_run / "checkpoints" / "best.ckpt"

@@ -30,6 +30,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from au.evaluation.evaluator import EvaluationResult
+from au.losses.registry import loss_label
 
 #: What identifies a run (its comparison keys).
 FACT_KEYS = (
@@ -68,12 +69,13 @@ def run_facts(config: DictConfig | Mapping) -> dict[str, Any]:
 def task_loss_and_decision(task: Mapping, model: Mapping) -> dict[str, Any]:
     """What a run's task trains with and decides by.
 
-    ``task=au``: ``model.loss`` and ``model.decision``. ``task=joint``: the AU loss plus the
+    ``task=au``: ``model.loss`` (its :func:`~au.losses.registry.loss_label`: ``pr(average=macro)``
+    for the per-AU P·R) and ``model.decision``. ``task=joint``: the AU loss plus the
     emotion head's cross-entropy (``bce+cross_entropy``) and the AU decision step. Any other
     task: its own loss (``task.loss``, else :data:`TASK_OWN_LOSSES`) and no decision step.
     """
     name = task.get("name", "au")
-    model_loss = (model.get("loss") or {}).get("name")
+    model_loss = loss_label(model.get("loss") or {}) if model.get("loss") else None
     decision = (model.get("decision") or {}).get("name")
     if name == "au":
         return {"loss": model_loss, "decision": decision}

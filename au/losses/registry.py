@@ -50,6 +50,28 @@ def loss_arguments(name: str) -> list[str]:
     return [key for key in parameters if key != "self"]
 
 
+def loss_label(config: Mapping) -> str | None:
+    """The loss's name plus its options that differ from the constructor's defaults.
+
+    ``{"name": "pr", "average": "macro"}`` -> ``"pr(average=macro)"``; ``{"name": "pr",
+    "average": "micro"}`` -> ``"pr"``. Runs of different losses thus never share a label (a
+    comparison grouping by loss keeps them apart). Options derived from the training labels
+    (lists such as weighted BCE's ``pos_weight``) are left out; so is an unknown name's.
+    """
+    name = config.get("name")
+    if name not in registered_losses():
+        return name
+    parameters = inspect.signature(loss_class(name).__init__).parameters
+    changed = [
+        f"{key}={value}"
+        for key, value in sorted(config.items())
+        if key in parameters
+        and isinstance(value, str | int | float | bool)
+        and value != parameters[key].default
+    ]
+    return f"{name}({', '.join(changed)})" if changed else name
+
+
 def build_loss(config: Mapping) -> nn.Module:
     """Instantiate a loss from ``{"name": ..., **kwargs}``."""
     options = dict(config)
