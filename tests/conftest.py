@@ -13,16 +13,26 @@ import pytest  # noqa: E402
 SMALL_SYNTHETIC = dict(num_subjects=9, frames_per_subject=60, image_size=64, difficulty=1)
 
 
-#: Fixtures that train a model: a test using one is in the ``slow`` tier, like a test that
-#: trains itself or runs a command line.
-TRAINING_FIXTURES = ("tiny_run",)
+#: Fixtures that train a model. A test that uses one says so itself with ``@pytest.mark.slow``
+#: (or its module's ``pytestmark``), like any test that trains or runs a command line;
+#: collection stops, naming the test, where that mark is missing.
+FIXTURES_THAT_TRAIN = frozenset({"tiny_run"})
 
 
 def pytest_collection_modifyitems(items):
-    """Mark every test that needs a trained model ``slow`` (``pytest -m "not slow"`` skips it)."""
-    for item in items:
-        if any(name in TRAINING_FIXTURES for name in getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
+    """Refuse a test that uses a training fixture without its own ``slow`` mark."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if FIXTURES_THAT_TRAIN & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use a fixture that trains a model "
+            f"({', '.join(sorted(FIXTURES_THAT_TRAIN))}) but are not marked "
+            "@pytest.mark.slow: " + ", ".join(unmarked)
+        )
 
 
 @pytest.fixture(scope="session")

@@ -145,6 +145,7 @@ def test_resume_from_an_unsafe_or_truncated_checkpoint_stops_before_any_work(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ckpt", "unsafe.ckpt"]
 
 
+@pytest.mark.slow
 def test_a_resumed_fit_records_its_checkpoint_and_refuses_another_fold(tiny_run, tmp_path):
     last = tiny_run / "checkpoints" / "last.ckpt"
     with pytest.raises(ResumeMismatchError, match="data.fold: 1 in the checkpoint, 2 here"):

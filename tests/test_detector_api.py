@@ -10,6 +10,9 @@ from au import Detector
 from au.inference.media import MediaReadError
 from tests.test_predict import predict, synthetic_faces, write_rgb
 
+# Every test loads the tiny_run fit (a trained model) or starts a Python process.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def ckpt(tiny_run) -> Path:
@@ -66,7 +69,6 @@ def test_bad_inputs_raise_the_errors_of_the_command(det, tmp_path):
         det.predict([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8)])
 
 
-@pytest.mark.slow
 def test_import_au_does_not_load_the_inference_stack():
     import subprocess
     import sys

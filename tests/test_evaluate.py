@@ -21,6 +21,9 @@ from au.run.config import compose_config
 
 FIGURES = ("f1_bars.png", "pr_curves.png", "roc_curves.png", "training_curves.png")
 
+# Every test evaluates the tiny_run fit (a trained model); one runs the command line.
+pytestmark = pytest.mark.slow
+
 
 def evaluate_config(ckpt, out_dir, *extra):
     return compose_config("evaluate", [f"ckpt_path={ckpt}", f"paths.output_dir={out_dir}", *extra])
@@ -107,7 +110,6 @@ def test_training_marks_find_the_stage_switch(tiny_run):
     assert 0 <= marks["best_epoch"] <= 5
 
 
-@pytest.mark.slow
 def test_command_line_writes_beside_the_run(tiny_run):
     ckpt = tiny_run / "checkpoints" / "best.ckpt"
     command = [sys.executable, "-m", "au.evaluate", f"ckpt_path={ckpt}", "plots=false"]

@@ -10,6 +10,9 @@ from au.export import ExportParityError, run_export
 from au.inference.detector import AUDetector
 from au.inference.onnx_torchscript import run_onnx, run_torchscript
 
+# Every test exports the tiny_run fit (a trained model); one runs the command line.
+pytestmark = pytest.mark.slow
+
 
 def compose_export(overrides: list[str]):
     from hydra import compose, initialize_config_dir
@@ -95,7 +98,6 @@ def test_parity_failure_and_bad_options_are_clear_errors(ckpt, tmp_path):
         run_export(compose_export([*base, "format=tflite"]))
 
 
-@pytest.mark.slow
 def test_command_line_exports_onnx(ckpt, tmp_path):
     import subprocess
     import sys

@@ -9,8 +9,10 @@ import torch
 
 from au.models.module import AULitModule
 
+# Every test trains a model (or reads the tiny_run fit).
+pytestmark = pytest.mark.slow
 
-@pytest.mark.slow
+
 def test_short_fit_clearly_beats_chance(data_root, tmp_path):
     """The tiny backbone, trained from scratch for half a minute, beats chance on new subjects.
 

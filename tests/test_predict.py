@@ -105,6 +105,7 @@ def test_haar_cascade_finds_the_portrait_face_and_most_rendered_synthetic_faces(
 
 
 # ---- predict ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_rows_hold_the_model_outputs_of_each_crop(ckpt, detector, tmp_path):
     crops = synthetic_faces(3, size=detector.image_size)
     paths = [write_rgb(tmp_path / "crops" / f"face{i}.png", c) for i, c in enumerate(crops)]
@@ -142,6 +143,7 @@ def turned_synthetic_face(degrees: float) -> np.ndarray:
     return cv2.warpAffine(canvas, matrix, (320, 320), borderValue=(190, 190, 190))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("align", [False, True])
 def test_haar_rows_use_the_prepare_crop_of_the_detected_face(
     ckpt, detector, portrait, tmp_path, align
@@ -164,6 +166,7 @@ def test_haar_rows_use_the_prepare_crop_of_the_detected_face(
     np.testing.assert_allclose(rows.loc[0, [f"p_{a}" for a in detector.aus]], expected, atol=2e-6)
 
 
+@pytest.mark.slow
 def test_corrupt_file_is_skipped_by_name_and_faceless_frame_gets_an_empty_row(
     ckpt, portrait, tmp_path, caplog
 ):
@@ -181,6 +184,7 @@ def test_corrupt_file_is_skipped_by_name_and_faceless_frame_gets_an_empty_row(
     assert rows.loc[1, ["x", "p_AU12", "AU12", "top_emotion"]].isna().all()
 
 
+@pytest.mark.slow
 def test_missing_or_wholly_unreadable_input_is_one_clear_error(ckpt, tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.mp4"):
         predict(ckpt, tmp_path / "nowhere.mp4", tmp_path / "out")
@@ -189,6 +193,7 @@ def test_missing_or_wholly_unreadable_input_is_one_clear_error(ckpt, tmp_path):
         predict(ckpt, tmp_path / "broken.mp4", tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_video_gives_one_row_per_face_per_frame_and_an_annotated_video(ckpt, portrait, tmp_path):
     small = cv2.resize(portrait, (256, 300))
     path, fps, count = tmp_path / "clip.avi", 10.0, 6
@@ -205,6 +210,7 @@ def test_video_gives_one_row_per_face_per_frame_and_an_annotated_video(ckpt, por
     assert annotated.get(cv2.CAP_PROP_FRAME_COUNT) == count
 
 
+@pytest.mark.slow
 def test_annotated_image_has_the_name_of_its_input_and_changes_on_the_box(ckpt, portrait, tmp_path):
     write_rgb(tmp_path / "in" / "hopper.png", portrait)
     _, rows = predict(ckpt, tmp_path / "in", tmp_path / "out", "annotate=true")

@@ -52,6 +52,7 @@ def write_video(path: Path, frames, fps: float = 25.0) -> Path:
 
 
 # ---- ONNX Runtime in predict --------------------------------------------------------------
+@pytest.mark.slow
 def test_onnx_runtime_is_exported_beside_the_checkpoint_and_matches_pytorch(ckpt, tmp_path):
     crops = synthetic_faces(5, size=64)
     for i, crop in enumerate(crops):
@@ -71,6 +72,7 @@ def test_onnx_runtime_is_exported_beside_the_checkpoint_and_matches_pytorch(ckpt
     assert exported.stat().st_mtime_ns == stamp  # reused, not exported again
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runtime", ["torch", "onnx"])
 def test_a_face_scores_the_same_alone_and_in_a_batch_of_mixed_sizes(ckpt, runtime):
     detector = AUDetector.from_checkpoint(ckpt, runtime=runtime)
@@ -172,6 +174,7 @@ def test_read_ahead_keeps_order_stays_bounded_and_passes_errors_on():
 
 
 # ---- live view (the camera path, on a video file) -----------------------------------------
+@pytest.mark.slow
 def test_live_view_shows_boxes_and_rate_and_stops_cleanly_when_asked(ckpt, tmp_path):
     frames = [rotate(rendered_face(), 3 * np.sin(i / 3)) for i in range(40)]
     video = write_video(tmp_path / "camera.avi", frames)
@@ -237,6 +240,7 @@ def test_memory_and_time_per_frame_stay_flat_over_a_long_video(ckpt, tmp_path):
     assert memory[1] - memory[0] < 20  # MiB: frames are streamed, not accumulated
 
 
+@pytest.mark.slow
 def test_evaluate_in_onnx_runtime_scores_as_pytorch(ckpt, tmp_path):
     from au.evaluate import run_evaluate
     from au.run.config import compose_config

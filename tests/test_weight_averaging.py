@@ -28,6 +28,7 @@ def averaged_run(small_synthetic, tmp_path_factory):
     return output_dir
 
 
+@pytest.mark.slow
 def test_checkpoint_holds_the_average_and_the_training_weights_apart(averaged_run):
     checkpoint = torch.load(averaged_run / "checkpoints" / "best.ckpt", weights_only=False)
     averaged, current = checkpoint["state_dict"], checkpoint["current_model_state"]
@@ -35,6 +36,7 @@ def test_checkpoint_holds_the_average_and_the_training_weights_apart(averaged_ru
     assert any(not torch.equal(averaged[k], current[k]) for k in averaged if "head" in k)
 
 
+@pytest.mark.slow
 def test_saved_thresholds_are_the_ones_the_averaged_weights_tune(averaged_run, tmp_path):
     """Re-tuning on validation with the checkpoint's (averaged) weights gives its thresholds,
     and au.fit's test scores are au.evaluate's on the same checkpoint."""

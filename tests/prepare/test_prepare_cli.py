@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from au.data.index import read_index
 from au.prepare.__main__ import main
 
@@ -30,6 +32,7 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert "SN099" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point_exits_non_zero_on_a_bad_release(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "au.prepare", "bosphorus", "--raw", str(tmp_path / "missing")],
