@@ -1,22 +1,28 @@
-"""Face alignment on 5 landmarks: a similarity transform onto a canonical 5-point template.
+"""Face crops, cut the same way for training (``au.prepare``) and use (``au.predict``).
 
-The template is ArcFace's (InsightFace) 112 x 112 one: eye centres, nose tip, mouth corners,
-in that order, image-left first. Its 112-pixel square is taken as the face box, and au's crop
-geometry is kept: the crop is ``1 + 2 * margin`` times that box
-(:func:`au.alignment.crop_box`), so the template shrinks towards the crop's centre. The
-transform (rotation, uniform scale, shift) is the least-squares one (Umeyama 1991), solved in
-closed form.
+A crop geometry (:class:`CropGeometry`) names what a crop is; :func:`cut_face` cuts it, from
+landmark points or from a detector's box:
 
-The crop geometry of boxes and landmark sets is here too: a square ``1 + 2 * margin`` times
-the points' extent, eyes levelled (:func:`crop_face`, :func:`crop_box`). This module depends
-only on numpy and OpenCV, so both ``au.prepare`` (crops for training) and ``au.predict`` cut
-faces with it.
+- ``template5``: the 5 points (eye centres, nose tip, mouth corners, image-left first) mapped
+  by a similarity transform onto ArcFace's (InsightFace) 112 x 112 template, whose square is
+  taken as the face box; the crop is ``1 + 2 * margin`` times that box, so the template shrinks
+  towards the crop's centre. The transform (rotation, uniform scale, shift) is the least-squares
+  one (Umeyama 1991), solved in closed form. The same points give the same crop wherever they
+  come from (a release's landmarks, :func:`five_points`, or MTCNN's).
+- ``eyes``: a square ``1 + 2 * margin`` times the points' extent (or a box's longer side), turned
+  so the eyes are level (:func:`crop_face`, :func:`crop_box`).
+- ``box``: the same square, upright.
+
+Two further methods are recorded but never cut here: ``released`` (a release's own face crops,
+FER-2013's) and ``synthetic`` (the generator's renders). This module depends only on numpy and
+OpenCV.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -34,6 +40,57 @@ ARCFACE_TEMPLATE = np.array(
 ARCFACE_SIDE = 112.0
 #: Crop margin on each side, as a fraction of the landmarks' (or the box's) extent.
 CROP_MARGIN = 0.15
+#: The crop methods :func:`cut_face` cuts.
+CUT_METHODS = ("template5", "eyes", "box")
+#: Landmark count -> the indices averaged into each of the 5 template points (eye centres, nose
+#: tip, mouth corners; image-left first): the 5-point (MTCNN, CelebA), 49-point (IntraFace,
+#: DISFA+) and 66/68-point (iBUG, DISFA) schemes.
+FIVE_POINT_SCHEMES: dict[int, tuple[Sequence[int], ...]] = {
+    5: ([0], [1], [2], [3], [4]),
+    49: (range(19, 25), range(25, 31), [13], [31], [37]),
+    **{n: (range(36, 42), range(42, 48), [30], [48], [54]) for n in (66, 68)},
+}
+
+
+@dataclass(frozen=True)
+class CropGeometry:
+    """What a face crop is: how its square sits on the face (see the module docstring).
+
+    ``index.json`` and a checkpoint's ``data_config`` record it as :meth:`to_dict` gives it.
+
+    Attributes:
+        method: ``template5``, ``eyes`` or ``box``.
+        margin: Crop margin on each side: of the template's face box (``template5``), else of
+            the extent of what the square was measured on.
+        landmarks: ``eyes`` and ``box`` crops of a data set: how many landmarks the square was
+            measured on (5: the template points themselves, as CelebA's); ``None``: a box.
+    """
+
+    method: str = "template5"
+    margin: float = CROP_MARGIN
+    landmarks: int | None = None
+
+    def __post_init__(self):
+        if self.method not in CUT_METHODS:
+            raise ValueError(f"crop method {self.method!r}: choose one of {', '.join(CUT_METHODS)}")
+
+    def to_dict(self) -> dict:
+        """``{"method": ..., "margin": ...}``, with ``landmarks`` where set."""
+        record = {"method": self.method, "margin": float(self.margin)}
+        return record if self.landmarks is None else record | {"landmarks": self.landmarks}
+
+    @classmethod
+    def from_dict(cls, record: Mapping | None) -> CropGeometry | None:
+        """The geometry ``record`` names; ``None`` for none or one au does not cut (synthetic)."""
+        if not record or record.get("method") not in CUT_METHODS:
+            return None
+        margin = float(record.get("margin", CROP_MARGIN))
+        return cls(record["method"], margin, record.get("landmarks"))
+
+    def describe(self) -> str:
+        """E.g. ``template5 (margin 0.15)``."""
+        on = f", on {self.landmarks} landmarks" if self.landmarks is not None else ""
+        return f"{self.method} (margin {self.margin:g}{on})"
 
 
 def template_points(size: int, margin: float = CROP_MARGIN) -> np.ndarray:
@@ -75,14 +132,19 @@ def align_face(
     return crop.reshape(size, size, *image.shape[2:])
 
 
+def five_points(landmarks: np.ndarray) -> np.ndarray | None:
+    """The 5 template points (5, 2) of a scheme of :data:`FIVE_POINT_SCHEMES`, else ``None``."""
+    points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    scheme = FIVE_POINT_SCHEMES.get(len(points))
+    if scheme is None:
+        return None
+    return np.array([points[list(part)].mean(axis=0) for part in scheme])
+
+
 def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Eye centres of the usual landmark schemes (5, 49, 66 or 68 points), else ``None``."""
-    schemes = {5: ([0], [1]), 49: (range(19, 25), range(25, 31))}
-    schemes.update({n: (range(36, 42), range(42, 48)) for n in (66, 68)})
-    if len(landmarks) not in schemes:
-        return None
-    first, second = schemes[len(landmarks)]
-    return landmarks[list(first)].mean(axis=0), landmarks[list(second)].mean(axis=0)
+    points = five_points(landmarks)
+    return None if points is None else (points[0], points[1])
 
 
 def face_affine(
@@ -164,3 +226,42 @@ def crop_box(
     turned = (corners - centre) @ turn.T + centre
     eyes = (centre, centre + turn[:, 0])
     return crop_face(image, turned, size, margin, rotate=True, eyes=eyes)
+
+
+def cut_face(
+    image: np.ndarray,
+    geometry: CropGeometry,
+    size: int,
+    *,
+    points: np.ndarray | None = None,
+    box: Sequence[float] | None = None,
+    roll: float = 0.0,
+    eyes: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The ``size`` x ``size`` crop of a face that ``geometry`` names; black outside the image.
+
+    ``au.prepare`` and ``au.predict`` both cut faces with this function.
+
+    Args:
+        image: The image (H, W[, C]); the crop keeps its channels.
+        geometry: What the crop is.
+        size: Side of the crop in pixels.
+        points: ``template5``: the 5 template points (5, 2). ``eyes``, ``box``: landmarks
+            (N, 2) the square is measured on (their eyes from ``eyes`` or their scheme).
+        box: ``eyes``, ``box`` without ``points``: an ``(x, y, w, h)`` face box.
+        roll: ``eyes`` from a box: the head roll in radians (:func:`crop_box`).
+        eyes: ``eyes`` from points: the eye centres, where the points' scheme does not say.
+
+    Raises:
+        ValueError: For ``template5`` without 5 points, or another method without either.
+    """
+    if geometry.method == "template5":
+        if points is None or np.shape(points) != (5, 2):
+            raise ValueError("a template5 crop needs the 5 template points (5, 2)")
+        return align_face(image, np.asarray(points, dtype=np.float64), size, geometry.margin)
+    level = geometry.method == "eyes"
+    if points is not None:
+        return crop_face(image, points, size, geometry.margin, rotate=level, eyes=eyes)
+    if box is None:
+        raise ValueError(f"a {geometry.method} crop needs landmark points or a box")
+    return crop_box(image, box, size, geometry.margin, roll if level else 0.0)

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from au.aus import DISFA_DETECTION_AUS, parse_aus
+from au.data.crop_geometry import combined_crop_geometry
 from au.data.dataset import AUImageDataset
 from au.data.index import AUIndex, read_index
 from au.data.splits import split_subjects
@@ -163,6 +164,9 @@ class AUDataModule(L.LightningDataModule):
         self.rows: dict[str, np.ndarray] = {}
         #: Datasets served instead of ``datasets`` (e.g. cached stage-1 features).
         self.overrides: dict[str, Dataset] = {}
+        #: What the crops are (:func:`crop_geometry_of` the index); a checkpoint's
+        #: ``data_config`` keeps it so ``au.predict`` cuts faces the same way.
+        self.crop_geometry: dict | None = None
 
     def _index_locations(self) -> list[Path]:
         if self.synthetic is not None:
@@ -200,6 +204,7 @@ class AUDataModule(L.LightningDataModule):
             masks.append(mask)
             paths.extend(index.image_paths())
         self.targets = {k: np.concatenate([t[k] for t in targets]) for k in targets[0]}
+        self.crop_geometry = combined_crop_geometry(indexes)
         self.index = (
             indexes[0]
             if len(indexes) == 1

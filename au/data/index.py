@@ -20,7 +20,9 @@ Columns of ``index.csv``:
 ``index.json`` keys (all optional): ``name``, ``label_type`` (``"intensity"`` or
 ``"occurrence"``), ``positive_threshold`` (a label counts as present when ``value >=
 threshold``: 2 for DISFA intensities, 1 for occurrences), ``aus`` (the AU columns, in order),
-``channels`` (1 or 3), ``num_folds``.
+``channels`` (1 or 3), ``num_folds``, ``crop_geometry`` (what the crops are, e.g. ``{"method":
+"template5", "margin": 0.15}``: see :class:`au.alignment.CropGeometry`; a checkpoint trained on
+the index keeps it so ``au.predict`` cuts faces the same way).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from au.alignment import CROP_MARGIN
 from au.errors import MediaReadError
 from au.inference.align import EyeFinder
 from au.inference.detector import AUDetector
@@ -83,7 +82,7 @@ class Detector:
     Args:
         model: The loaded checkpoint.
         tracker: Finds and follows faces (``None``: every image is one cropped face).
-        margin: Crop margin around a face box.
+        margin: Crop margin; ``None``: the checkpoint's (see :class:`PredictionRunner`).
         batch_size: Faces per model call.
     """
 
@@ -91,7 +90,7 @@ class Detector:
         self,
         model: AUDetector,
         tracker: FaceTracker | None,
-        margin: float = CROP_MARGIN,
+        margin: float | None = None,
         batch_size: int = 32,
     ):
         self.model, self.tracker = model, tracker
@@ -106,7 +105,7 @@ class Detector:
         runtime: str = "torch",
         device: str = "cpu",
         align: bool = True,
-        margin: float = CROP_MARGIN,
+        margin: float | None = None,
         detect_every: int = 1,
         smoothing: float = 0.6,
         batch_size: int = 32,

@@ -4,10 +4,10 @@
 mtcnn``); without them it falls back to ``haar`` with one warning. ``none`` takes every image
 as one already-cropped face.
 
-A detected box is turned into the square crop au's prepare scripts cut for training
-(:data:`au.prepare.common.CROP_MARGIN` on each side of the box's longer side, centred on the
-box); pixels of the square outside the image are black, so the crop keeps its aspect ratio. The
-box reported for a face is that square clipped to the image.
+The box reported for a face is the square ``1 + 2 * margin`` times the detected box's longer
+side, centred on it (:func:`square_box`), clipped to the image. The model's input is cut by the
+predict loop with the checkpoint's crop geometry (:func:`au.inference.pipeline.face_geometry`);
+:func:`face_crops` cuts that plain square (pixels outside the image black).
 """
 
 from __future__ import annotations

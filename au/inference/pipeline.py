@@ -1,25 +1,25 @@
 """The predict loop: frames ▸ faces ▸ crops, batched across frames ▸ detector ▸ rows, media.
 
 Frames are decoded by a background thread (:mod:`au.inference.stream`), faces are detected on
-every n-th frame and followed in between (:mod:`au.inference.tracking`), each face is cut with
-the prepare scripts' crop geometry straight at the model's input size (when aligning: the 5
-landmarks of an MTCNN face mapped onto a template, :func:`au.alignment.align_face`, or the eyes
-a Haar face's eye cascade found levelled), and crops of several frames go through the model
-together.
+every n-th frame and followed in between (:mod:`au.inference.tracking`), each face is cut
+straight at the model's input size with the crop geometry the checkpoint was trained on
+(:func:`face_geometry`, :func:`au.alignment.cut_face`: the function ``au.prepare`` cuts
+training crops with), and crops of several frames go through the model together.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from au.alignment import CROP_MARGIN, align_face, crop_box
+from au.alignment import CROP_MARGIN, CropGeometry, cut_face
 from au.inference.annotate import AnnotationWriter, annotate_frame, face_labels
 from au.inference.detector import AUDetector
 from au.inference.faces import FaceBox, clip_box, square_box
@@ -61,6 +61,48 @@ class PredictSummary:
         return text + "".join(f"\n  skipped: {s}" for s in self.skipped)
 
 
+def face_geometry(
+    trained: CropGeometry | None, margin: float, align: bool, landmarks: bool
+) -> tuple[CropGeometry, str]:
+    """How to cut a face, and why: as the checkpoint's crops where the face allows it.
+
+    Args:
+        trained: The checkpoint's crop geometry (``None``: none recorded, or one au does not
+            cut, such as the synthetic renders): faces are then cut as before geometries were
+            recorded, ``template5`` with 5 landmarks, else ``eyes``.
+        margin: The crop margin (the checkpoint's unless ``margin`` was given).
+        align: ``False`` (``align=false``): upright ``box`` crops, whatever the checkpoint.
+        landmarks: Whether the face has the 5 landmarks (MTCNN); without them a ``template5``
+            checkpoint gets the nearest au can cut from a box: ``eyes`` (Haar's eye cascade).
+    """
+    if not align:
+        return CropGeometry("box", margin), "align=false"
+    if trained is None:
+        method = "template5" if landmarks else "eyes"
+        return CropGeometry(method, margin), "the checkpoint records no crop geometry au cuts"
+    if trained.method == "template5" and not landmarks:
+        why = "the checkpoint's crops are template5, which needs the 5 landmarks these faces lack"
+        return CropGeometry("eyes", margin), why + " (detector=haar): the nearest from a box"
+    return replace(trained, margin=margin), "as the checkpoint's crops"
+
+
+def cut_detected_face(
+    image: np.ndarray, face: FaceBox, geometry: CropGeometry, size: int, roll: float = 0.0
+) -> np.ndarray:
+    """The ``size`` crop of a detected ``face`` (:func:`au.alignment.cut_face`).
+
+    ``template5``, and crops of a data set cut around its 5 landmarks, take the face's 5
+    landmarks; the others its box, turned by the eye line of its landmarks or else by ``roll``.
+    """
+    marks = face.landmarks
+    if geometry.method == "template5" or (geometry.landmarks == 5 and marks is not None):
+        return cut_face(image, geometry, size, points=marks)
+    if marks is not None:
+        left, right = sorted(marks[:2], key=lambda eye: eye[0])
+        roll = math.atan2(right[1] - left[1], right[0] - left[0])
+    return cut_face(image, geometry, size, box=(face.x, face.y, face.w, face.h), roll=roll)
+
+
 @dataclass
 class _FrameFaces:
     frame: Frame
@@ -78,7 +120,8 @@ class PredictionRunner:
         table: Where rows go.
         annotator: Where annotated media go, or ``None``.
         batch_size: Faces per model call (frames are collected until they hold this many).
-        margin: Crop margin around a face box (see :func:`au.alignment.crop_box`).
+        margin: Crop margin (see :func:`au.alignment.cut_face`); ``None``: the checkpoint's
+            (its ``crop_geometry``), else :data:`~au.alignment.CROP_MARGIN`.
         live: Shows each annotated frame as soon as it is scored (camera); stops the run when
             it returns ``False``.
     """
@@ -90,7 +133,7 @@ class PredictionRunner:
         table: PredictionTable,
         annotator: AnnotationWriter | None = None,
         batch_size: int = 32,
-        margin: float = CROP_MARGIN,
+        margin: float | None = None,
         live: LiveView | None = None,
     ):
         if batch_size < 1:
@@ -98,7 +141,11 @@ class PredictionRunner:
         self.detector, self.tracker = detector, tracker
         self.table, self.annotator, self.live = table, annotator, live
         self.batch_size = 1 if live is not None else batch_size  # show frames without delay
-        self.margin = margin
+        #: How the checkpoint's training crops were cut (``None``: not a geometry au cuts).
+        self.trained: CropGeometry | None = getattr(detector, "crop_geometry", None)
+        trained_margin = self.trained.margin if self.trained else CROP_MARGIN
+        self.margin = trained_margin if margin is None else margin
+        self._told: set[tuple[CropGeometry, str]] = set()
         self.pending: list[_FrameFaces] = []
         self.summary = PredictSummary()
         self.times = self.summary.times
@@ -182,15 +229,18 @@ class PredictionRunner:
         return boxes, crops
 
     def _crop(self, image: np.ndarray, box: FaceBox, roll: float) -> np.ndarray:
-        """The model's input for a face: its landmarks onto the template when aligning.
+        """The model's input for a face, cut as :func:`face_geometry` says (logged once).
 
-        ``align=true`` gives the tracker an eye finder; faces without landmarks, or with
-        ``align=false``, are cut around their box turned by ``roll`` (as au.prepare cuts them).
+        ``align=true`` gives the tracker an eye finder, whose ``roll`` turns Haar faces.
         """
-        size = self.detector.image_size
-        if box.landmarks is not None and self.tracker.eyes is not None:
-            return align_face(image, box.landmarks, size, self.margin)
-        return crop_box(image, (box.x, box.y, box.w, box.h), size, self.margin, roll)
+        align, landmarks = self.tracker.eyes is not None, box.landmarks is not None
+        geometry, why = face_geometry(self.trained, self.margin, align, landmarks)
+        if (geometry, why) not in self._told:
+            self._told.add((geometry, why))
+            other = self.trained is not None and geometry.method != self.trained.method
+            level = logging.WARNING if other else logging.INFO
+            log.log(level, "faces cut as %s: %s", geometry.describe(), why)
+        return cut_detected_face(image, box, geometry, self.detector.image_size, roll)
 
     def _flush(self) -> None:
         crops = [crop for item in self.pending for crop in item.crops]

@@ -17,6 +17,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from au.alignment import CUT_METHODS
 from au.prepare import PrepareError, default_out, prepare, registered_readers
 from au.prepare.registry import Reader
 
@@ -46,11 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--force", action="store_true", help="redo subjects already prepared")
     parser.add_argument(
+        "--crop-geometry",
+        choices=CUT_METHODS,
+        help="readers that crop from landmarks: template5 (default: the 5 points onto the "
+        "ArcFace template, as au.predict aligns MTCNN faces), eyes (the square around the "
+        "landmarks, eyes levelled) or box (that square upright)",
+    )
+    parser.add_argument(
         "--no-rotate",
         dest="rotate",
         action="store_false",
         default=None,
-        help="do not rotate crops to level the eyes (readers that crop from landmarks)",
+        help="upright crops: --crop-geometry box (readers that crop from landmarks)",
     )
     parser.add_argument("--camera", choices=("left", "right", "both"), help="DISFA camera(s)")
     parser.add_argument("--frame-offset", type=int, help="BP4D: image number - CSV frame number")
@@ -104,15 +112,24 @@ def takes_rotate(reader: Reader) -> bool:
 
 
 def rotate_option(args: argparse.Namespace, readers: dict[str, Reader]) -> dict:
-    """``{"rotate": ...}`` for a reader that rotates crops; ``--no-rotate`` to another: error."""
+    """``rotate`` and ``crop_geometry`` for a reader that crops from landmarks, else an error.
+
+    Raises:
+        PrepareError: For ``--no-rotate`` or ``--crop-geometry`` given to another reader.
+    """
     if takes_rotate(readers[args.name]):
-        return {"rotate": args.rotate is not False}
-    if args.rotate is False:
-        names = sorted(name for name, reader in readers.items() if takes_rotate(reader))
-        raise PrepareError(
-            f"--no-rotate applies to {', '.join(names)} only, not {args.name} (its crops are "
-            "never rotated)"
-        )
+        options = {"rotate": args.rotate is not False}
+        return options | ({"crop_geometry": args.crop_geometry} if args.crop_geometry else {})
+    refused = {
+        "--no-rotate": (args.rotate is False, "its crops are never rotated"),
+        "--crop-geometry": (args.crop_geometry, "it does not crop from landmarks"),
+    }
+    for flag, (given, why) in refused.items():
+        if given:
+            names = sorted(name for name, reader in readers.items() if takes_rotate(reader))
+            raise PrepareError(
+                f"{flag} applies to {', '.join(names)} only, not {args.name} ({why})"
+            )
     return {}
 
 

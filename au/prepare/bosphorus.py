@@ -15,17 +15,25 @@ Labels: a posed-AU file marks its AU(s) present and masks every other AU (posing
 recruits others, e.g. 12 with 6 or 25, and the file name does not say which), unless
 ``unlisted="absent"``; a neutral file marks every AU absent; emotion, pose and occlusion files
 carry no AU label (all masked), emotion files set ``emotion``.
+
+Crops: by default the 5 template points of the ``.lm2`` landmarks (eye centres from the eye
+corners, the nose tip, the mouth corners) mapped onto the ArcFace template (``template5``, as
+``au.predict`` cuts MTCNN faces); a file that lacks one of them (pose and occlusion files may)
+is cut as ``eyes``: the square around its landmarks, eyes levelled. ``--crop-geometry eyes`` or
+``box`` cut every file that way.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from au.alignment import CROP_MARGIN, CropGeometry
 from au.aus import au_key
 from au.prepare import Part, register_reader
 from au.prepare.common import (
@@ -37,7 +45,14 @@ from au.prepare.common import (
     require_file,
     select_subjects,
 )
-from au.prepare.reader_base import CropWriter, common_options, folds_in_turn, prepare_units
+from au.prepare.reader_base import (
+    CropWriter,
+    common_options,
+    folds_in_turn,
+    geometry_meta,
+    landmark_geometry,
+    prepare_units,
+)
 
 #: The AUs Bosphorus poses (lower face, upper face), the index's AU columns.
 BOSPHORUS_AUS: tuple[str, ...] = tuple(
@@ -61,6 +76,10 @@ META = {
     "num_folds": 3,
     "split": "subjects sorted by name assigned to folds 1, 2, 3 in turn (no standard split)",
 }
+#: Landmarks in a full ``.lm2`` file.
+LM2_POINTS = 22
+#: How a file lacking one of the 5 template points is cut when the others are ``template5``.
+WITHOUT_TEMPLATE_POINTS = CropGeometry("eyes", CROP_MARGIN, LM2_POINTS)
 _NAME = re.compile(r"^(bs\d{3})_([A-Z]+)_([A-Za-z0-9]+)_(\d+)$")
 _SUBJECT = re.compile(r"^bs\d{3}$")
 
@@ -122,13 +141,34 @@ def read_lm2(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def lm2_eyes(names: list[str], points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Centres of the named left and right eye corners, if both eyes are annotated."""
+    """Centres of the named left and right eye corners, if both eyes are annotated.
+
+    ``Inner left eye corner`` counts, ``Inner left eyebrow`` does not.
+    """
     lower = [n.lower() for n in names]
-    left = [i for i, n in enumerate(lower) if "left eye" in n]
-    right = [i for i, n in enumerate(lower) if "right eye" in n]
+    left = [i for i, n in enumerate(lower) if re.search(r"\bleft eye\b", n)]
+    right = [i for i, n in enumerate(lower) if re.search(r"\bright eye\b", n)]
     if not left or not right:
         return None
     return points[left].mean(axis=0), points[right].mean(axis=0)
+
+
+def lm2_five(names: list[str], points: np.ndarray) -> np.ndarray | None:
+    """The 5 template points (5, 2) of a ``.lm2`` file, image-left first; ``None`` if one lacks.
+
+    Eye centres are the means of each eye's corners; then the nose tip and the mouth corners.
+    """
+    lower = [n.lower() for n in names]
+    eyes = lm2_eyes(names, points)
+    wanted = ("nose tip", "left mouth corner", "right mouth corner")
+    if eyes is None or any(name not in lower for name in wanted):
+        return None
+    nose, *mouth = (points[lower.index(name)] for name in wanted)
+    return np.array([*_image_left_first(eyes), nose, *_image_left_first(mouth)])
+
+
+def _image_left_first(pair) -> list[np.ndarray]:
+    return sorted(pair, key=lambda point: point[0])
 
 
 def _wanted(kind: str, opts: dict) -> bool:
@@ -139,7 +179,7 @@ def _wanted(kind: str, opts: dict) -> bool:
 
 def _prepare_subject(subject: str, root: Path, crops: CropWriter, opts: dict) -> Part:
     """Crop and label the wanted images of one subject."""
-    rows, skipped = [], []
+    rows, skipped, levelled = [], [], []
     for image_path in sorted((root / subject).glob("*.png")):
         parsed = parse_name(image_path.stem)
         if parsed is None or not _wanted(parsed[0], opts):
@@ -149,7 +189,12 @@ def _prepare_subject(subject: str, root: Path, crops: CropWriter, opts: dict) ->
             skipped.append(image_path.name)
             continue
         names, points = read_lm2(image_path.with_suffix(".lm2"))
-        crop = crops.from_points(read_image(image_path), points, eyes=lm2_eyes(names, points))
+        five, writer = lm2_five(names, points), crops
+        if five is None and crops.geometry.method == "template5":
+            writer = replace(crops, geometry=WITHOUT_TEMPLATE_POINTS)
+            levelled.append(image_path.name)
+        eyes = lm2_eyes(names, points)
+        crop = writer.from_points(read_image(image_path), points, eyes=eyes, five=five)
         rel = crops.write(f"images/{subject}/{image_path.stem}.jpg", crop)
         labels, emotion = result
         rows.append(
@@ -170,6 +215,14 @@ def _prepare_subject(subject: str, root: Path, crops: CropWriter, opts: dict) ->
             len(skipped),
             ", ".join(skipped),
         )
+    if levelled:
+        log.warning(
+            "%s: %d files lack one of the 5 template points; cut as %s: %s",
+            subject,
+            len(levelled),
+            WITHOUT_TEMPLATE_POINTS.describe(),
+            ", ".join(levelled),
+        )
     columns = ["path", "subject", "kind", "code", "take", *BOSPHORUS_AUS, "emotion"]
     table = pd.DataFrame(rows, columns=columns)
     table["fold"] = opts["folds"][subject]
@@ -181,6 +234,7 @@ def prepare(
     raw: Path,
     out: Path,
     *,
+    crop_geometry: str | None = None,
     rotate: bool = True,
     include_pose: bool = False,
     include_occlusion: bool = False,
@@ -189,11 +243,13 @@ def prepare(
 ) -> Path:
     """Prepare Bosphorus from its release folder ``raw`` into ``out``; returns ``index.csv``.
 
-    ``rotate`` levels the eyes named in each ``.lm2`` file; ``common`` are the options every
+    ``crop_geometry`` and ``rotate`` say how crops are cut from each ``.lm2`` file's landmarks
+    (:func:`~au.prepare.reader_base.landmark_geometry`); ``common`` are the options every
     reader takes (:class:`~au.prepare.reader_base.CommonOptions`). Folds (no standard protocol
     exists): subjects sorted by name go to folds 1, 2, 3 in turn.
     """
     run = common_options("bosphorus", common)
+    geometry = landmark_geometry(crop_geometry, rotate, landmarks=LM2_POINTS)
     if unlisted not in ("masked", "absent"):
         raise PrepareError(f"--unlisted-aus must be masked or absent, not {unlisted!r}")
     require_dir(raw, "Bosphorus release folder")
@@ -202,16 +258,18 @@ def prepare(
     subjects = select_subjects(found, run.limit_subjects, root)
     options = {
         "crop_size": run.crop_size,
-        "rotate": rotate,
+        **geometry_meta(geometry),
         "unlisted": unlisted,
         "include_pose": include_pose,
         "include_occlusion": include_occlusion,
     }
     gray = probe_gray(next((root / subjects[0]).glob("*.png"), None))
-    crops = CropWriter(out, run.crop_size, gray, rotate)
+    crops = CropWriter(out, run.crop_size, gray, geometry)
     opts = {**options, "folds": folds_in_turn(subjects, found)}
     work = functools.partial(_prepare_subject, root=root, crops=crops, opts=opts)
+    fallback = WITHOUT_TEMPLATE_POINTS if geometry.method == "template5" else None
     meta = {**META, "crop_size": run.crop_size, "unlisted_aus": unlisted}
+    meta |= geometry_meta(geometry, fallback)
     return prepare_units(
         subjects, work, out, run, options=options, meta=meta, desc="Bosphorus subjects"
     )

@@ -38,8 +38,10 @@ from au.prepare.common import (
     select_subjects,
 )
 from au.prepare.reader_base import (
+    BOX_GEOMETRY,
     CropWriter,
     common_options,
+    geometry_meta,
     label_table,
     prepare_units,
     subject_folds,
@@ -257,6 +259,7 @@ def prepare(raw: Path, out: Path, *, frame_offset: int | None = None, **common) 
         "crop_size": run.crop_size,
         "frame_offset": frame_offset,
         "split": "JAA-Net / ME-GraphAU 3-fold subject split; fold k is part k",
+        **geometry_meta(BOX_GEOMETRY),
     }
     options = {"crop_size": run.crop_size, "frame_offset": frame_offset}
     return prepare_units(subjects, work, out, run, options=options, meta=meta, desc="BP4D subjects")

@@ -13,7 +13,9 @@ CelebA has no AU ground truth. Two attributes are direct proxies of an AU and ar
 -1 -> 0); every other AU is left out of the index and so masked (see ``AU_PROXIES`` and
 datasets/README.md for what is excluded and why). ``subject`` is the identity and folds are
 identity-disjoint: fold = official partition + 1, with an identity found in several partitions
-moved wholly to its majority one.
+moved wholly to its majority one. Crops map the 5 released landmarks onto the ArcFace template
+(``template5``, as ``au.predict`` cuts MTCNN faces), or take a square ``1 + 2 * MARGIN`` times
+their extent (``--crop-geometry eyes`` or ``box``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ import pandas as pd
 
 from au.prepare import Part, register_reader
 from au.prepare.common import PrepareError, find_dir, log, probe_gray, read_image, select_subjects
-from au.prepare.reader_base import CropWriter, common_options, prepare_units
+from au.prepare.reader_base import (
+    CropWriter,
+    common_options,
+    geometry_meta,
+    landmark_geometry,
+    prepare_units,
+)
 
 #: CelebA attribute -> AU it is a proxy of. Excluded: High_Cheekbones, Arched_Eyebrows,
 #: Narrow_Eyes, Bushy_Eyebrows, Big_Lips, Bags_Under_Eyes (facial build, not a movement).
@@ -34,7 +42,8 @@ AU_PROXIES: dict[str, str] = {"Smiling": "AU12", "Mouth_Slightly_Open": "AU25"}
 PARTITIONS = ("train", "val", "test")
 #: Identities per unit of work (a resumable shard).
 SHARD_SIZE = 250
-#: Margin around the 5 landmarks (eyes, nose, mouth corners), which span only the inner face.
+#: Margin of ``eyes`` and ``box`` crops around the 5 landmarks (eyes, nose, mouth corners),
+#: which span only the inner face.
 MARGIN = 0.55
 _FILES = {
     "attributes": "list_attr_celeba.txt",
@@ -149,7 +158,7 @@ def _prepare_shard(
     rows = frame[frame["subject"].isin(set(shard_identities[key]))]
     paths = []
     for name, row in rows.iterrows():
-        crop = crops.from_points(read_image(images / name), row["points"], margin=MARGIN)
+        crop = crops.from_points(read_image(images / name), row["points"])
         paths.append(crops.write(f"images/{row['subject']}/{Path(name).stem}.jpg", crop))
     table = pd.DataFrame({"path": paths, "subject": rows["subject"].to_numpy()})
     table["partition"] = [PARTITIONS[p] for p in rows["partition"]]
@@ -160,14 +169,18 @@ def _prepare_shard(
 
 
 @register_reader("celeba")
-def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
+def prepare(
+    raw: Path, out: Path, *, crop_geometry: str | None = None, rotate: bool = True, **common
+) -> Path:
     """Prepare CelebA from its release folder ``raw`` into ``out``; returns ``index.csv``.
 
-    ``rotate`` levels the eyes of the 5 released landmarks; ``common`` are the options every
+    ``crop_geometry`` and ``rotate`` say how crops are cut from the 5 released landmarks
+    (:func:`~au.prepare.reader_base.landmark_geometry`); ``common`` are the options every
     reader takes (:class:`~au.prepare.reader_base.CommonOptions`; ``limit_subjects`` names
     identities).
     """
     run = common_options("celeba", common)
+    geometry = landmark_geometry(crop_geometry, rotate, landmarks=5, margin=MARGIN)
     images = find_dir(raw, ("img_align_celeba", "Img/img_align_celeba"), "CelebA image folder")
     cached_release.cache_clear()
     frame = cached_release(raw)
@@ -180,7 +193,7 @@ def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
         _prepare_shard,
         raw=raw,
         images=images,
-        crops=CropWriter(out, run.crop_size, gray, rotate),
+        crops=CropWriter(out, run.crop_size, gray, geometry),
         shard_identities=units,
         folds={s: int(folds[s]) for s in chosen},
     )
@@ -193,8 +206,9 @@ def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
         "num_folds": 3,
         "crop_size": run.crop_size,
         "split": "official partition + 1 (1 train, 2 val, 3 test), made identity-disjoint",
+        **geometry_meta(geometry),
     }
-    options = {"crop_size": run.crop_size, "rotate": rotate}
+    options = {"crop_size": run.crop_size, **geometry_meta(geometry)}
     return prepare_units(
         list(units), work, out, run, options=options, meta=meta, desc="CelebA identity shards"
     )

@@ -8,8 +8,12 @@ Release layout read (folder and file-name variants of the distributed archives a
     <raw>/Landmark_Points/SN001/tmp_frame_lm/SN001_0000_lm.mat   (or frame_lm/, l0NNNN_lm.mat)
 
 Crops come from the released 66-point landmarks (``pts``, x/y columns, tracked on the left
-video). The right camera has no released landmarks: its crops use OpenCV's face detector and
-are never rotated (``--no-rotate`` with ``--camera right`` alone is refused).
+video): by default their 5 template points (eye centres, nose tip 30, mouth corners 48 and 54)
+mapped onto the ArcFace template (``template5``, as ``au.predict`` cuts MTCNN faces); the
+square around all 66 with the eyes levelled (``--crop-geometry eyes``) or upright (``box``,
+``--no-rotate``) on request. The right camera has no released landmarks: its crops use OpenCV's
+face detector and are never rotated (``--no-rotate`` or ``--crop-geometry`` with ``--camera
+right`` alone is refused).
 Folds are the 3-fold subject split of JAA-Net / ME-GraphAU (``fold`` k = part k).
 """
 
@@ -24,7 +28,6 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from au.alignment import box_points
 from au.aus import DISFA_AUS
 from au.prepare import Part, register_reader
 from au.prepare.common import (
@@ -40,9 +43,12 @@ from au.prepare.common import (
     select_subjects,
 )
 from au.prepare.reader_base import (
+    BOX_GEOMETRY,
     CropWriter,
     common_options,
+    geometry_meta,
     label_table,
+    landmark_geometry,
     prepare_units,
     subject_folds,
     warn_outside_split,
@@ -160,20 +166,16 @@ def load_landmarks(path: Path) -> np.ndarray:
 
 
 class _FaceLocator:
-    """Crop points for each frame: released landmarks, or the detector where there are none."""
+    """Where the face of each frame is: released landmarks, or the detector where there are none."""
 
     def __init__(self, files: dict[int, Path] | None) -> None:
         self.files = files
         self.last: np.ndarray | None = None
+        self.last_box: tuple[int, int, int, int] | None = None
         self.missing = 0
 
-    def points(self, frame: int, image: np.ndarray) -> np.ndarray:
-        """The crop points of ``frame`` (the nearest earlier landmarks if its file is missing)."""
-        if self.files is None:
-            box = detect_face(image)
-            if box is not None:
-                self.last = box_points(box)
-            return self.last if self.last is not None else box_points(centre_box(image))
+    def points(self, frame: int) -> np.ndarray:
+        """The landmarks of ``frame`` (the nearest earlier ones if its file is missing)."""
         path = self.files.get(frame)
         if path is None:
             self.missing += 1
@@ -182,6 +184,17 @@ class _FaceLocator:
         if path is not None:
             self.last = load_landmarks(path)
         return self.last
+
+    def box(self, image: np.ndarray) -> tuple[int, int, int, int]:
+        """The detected face box (the last one found, else the centred square)."""
+        self.last_box = detect_face(image) or self.last_box
+        return self.last_box or centre_box(image)
+
+    def crop(self, frame: int, image: np.ndarray, crops: CropWriter) -> np.ndarray:
+        """The crop of ``frame``: from its landmarks, or from a detector box without them."""
+        if self.files is None:
+            return crops.from_box(image, self.box(image))
+        return crops.from_points(image, self.points(frame))
 
 
 def _crop_video(
@@ -195,7 +208,7 @@ def _crop_video(
     for frame, image in enumerate(iter_video(video)):
         count += 1
         if frame < n_labels:
-            crop = crops.from_points(image, locator.points(frame, image))
+            crop = locator.crop(frame, image, crops)
             crops.write(f"images/{subject}/{camera}/{frame:05d}.jpg", crop)
     if locator.missing:
         log.warning(
@@ -246,33 +259,44 @@ def _prepare_subject(subject: str, layout: Layout, crops: CropWriter) -> Part:
 
 
 @register_reader("disfa", options=("camera",))
-def prepare(raw: Path, out: Path, *, camera: str = "left", rotate: bool = True, **common) -> Path:
+def prepare(
+    raw: Path,
+    out: Path,
+    *,
+    camera: str = "left",
+    crop_geometry: str | None = None,
+    rotate: bool = True,
+    **common,
+) -> Path:
     """Prepare DISFA from its release folder ``raw`` into ``out``; returns ``index.csv``.
 
     ``camera`` is ``left``, ``right`` or ``both``; ``common`` are the options every reader takes
-    (:class:`~au.prepare.reader_base.CommonOptions`). ``rotate`` levels the eyes of the crops cut
-    from the released landmarks, which exist for the left camera only: right-camera crops come
-    from detector boxes and are never rotated, so ``rotate=False`` with ``camera="right"`` is
-    refused.
+    (:class:`~au.prepare.reader_base.CommonOptions`). ``crop_geometry`` and ``rotate`` say how
+    crops are cut from the released landmarks
+    (:func:`~au.prepare.reader_base.landmark_geometry`), which exist for the left camera only:
+    right-camera crops come from detector boxes and are never rotated, so either option with
+    ``camera="right"`` is refused.
 
     Raises:
-        PrepareError: On a bad ``camera``, ``rotate=False`` for the right camera alone, or a
-            problem with the release.
+        PrepareError: On a bad ``camera``, ``rotate=False`` or ``crop_geometry`` for the right
+            camera alone, or a problem with the release.
     """
     run = common_options("disfa", common)
     if camera not in ("left", "right", "both"):
         raise PrepareError(f"--camera must be left, right or both, not {camera!r}")
-    if camera == "right" and not rotate:
-        raise PrepareError(
-            "--no-rotate has no effect with --camera right: the right camera has no released "
-            "landmarks, so its crops come from face-detector boxes and are never rotated"
-        )
+    for given, flag in ((not rotate, "--no-rotate"), (crop_geometry, "--crop-geometry")):
+        if camera == "right" and given:
+            raise PrepareError(
+                f"{flag} has no effect with --camera right: the right camera has no released "
+                "landmarks, so its crops come from face-detector boxes and are never rotated"
+            )
+    geometry = landmark_geometry(crop_geometry, rotate, landmarks=66)
     cameras = ("left", "right") if camera == "both" else (camera,)
     layout = locate(raw, cameras)
     subjects = select_subjects(find_subjects(layout.labels), run.limit_subjects, layout.labels)
     warn_outside_split(subjects, SUBJECT_FOLD, "DISFA")
     first = video_file(layout.videos[cameras[0]], cameras[0], subjects[0])
-    crops = CropWriter(out, run.crop_size, probe_gray(first), rotate)
+    crops = CropWriter(out, run.crop_size, probe_gray(first), geometry)
     work = functools.partial(_prepare_subject, layout=layout, crops=crops)
     meta = {
         "name": "disfa",
@@ -284,7 +308,11 @@ def prepare(raw: Path, out: Path, *, camera: str = "left", rotate: bool = True, 
         "crop_size": run.crop_size,
         "split": "JAA-Net / ME-GraphAU 3-fold subject split; fold k is part k",
     }
-    options = {"camera": camera, "crop_size": run.crop_size, "rotate": rotate}
+    if camera == "right":
+        meta |= geometry_meta(BOX_GEOMETRY)
+    else:
+        meta |= geometry_meta(geometry, BOX_GEOMETRY if camera == "both" else None)
+    options = {"camera": camera, "crop_size": run.crop_size, **geometry_meta(geometry)}
     return prepare_units(
         subjects, work, out, run, options=options, meta=meta, desc="DISFA subjects"
     )

@@ -7,8 +7,11 @@ Release layout read (a subject folder may be nested once more, ``Labels/SN001/SN
     <raw>/FaceLandmarks/SN001/A1_AU1_TrailNo_1_FaceCropped.mat   (or FaceLandmarks/landmarks/)
         FaceImg_CropResize: cell of structs {imgID, ImgCropped (RGB), LndPntCropped (49 x 2)}
 
-Crops come from the released face crop and its 49 landmarks (same coordinates); an image without
-an entry in the ``.mat`` is read from ``Images/`` and located with OpenCV's face detector.
+Crops come from the released face crop and its 49 landmarks (same coordinates): by default
+their 5 template points (eye centres, nose tip 13, mouth corners 31 and 37) mapped onto the
+ArcFace template (``template5``, as ``au.predict`` cuts MTCNN faces), or the square around all
+49 (``--crop-geometry eyes``, ``box``). An image without an entry in the ``.mat`` is read from
+``Images/`` and located with OpenCV's face detector (an upright ``box`` crop).
 DISFA+ subjects are DISFA subjects: ``fold`` follows the DISFA 3-fold split so the two can be
 combined without leakage, and a warning names the overlap.
 """
@@ -41,10 +44,13 @@ from au.prepare.common import (
 )
 from au.prepare.disfa import SUBJECT_FOLD
 from au.prepare.reader_base import (
+    BOX_GEOMETRY,
     CropWriter,
     common_options,
     folds_in_turn,
+    geometry_meta,
     label_table,
+    landmark_geometry,
     prepare_units,
 )
 
@@ -176,14 +182,18 @@ def _folds(subjects: list[str]) -> dict[str, int]:
 
 
 @register_reader("disfa_plus")
-def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
+def prepare(
+    raw: Path, out: Path, *, crop_geometry: str | None = None, rotate: bool = True, **common
+) -> Path:
     """Prepare DISFA+ from its release folder ``raw`` into ``out``; returns ``index.csv``.
 
-    ``rotate`` levels the eyes of the crops cut from the released face crops and landmarks; an
-    image without them is cut from a detector box, never rotated. ``common`` are the options
-    every reader takes (:class:`~au.prepare.reader_base.CommonOptions`).
+    ``crop_geometry`` and ``rotate`` say how crops are cut from the released face crops and
+    landmarks (:func:`~au.prepare.reader_base.landmark_geometry`); an image without them is
+    cut from a detector box, never rotated. ``common`` are the options every reader takes
+    (:class:`~au.prepare.reader_base.CommonOptions`).
     """
     run = common_options("disfa_plus", common)
+    geometry = landmark_geometry(crop_geometry, rotate, landmarks=49)
     layout = locate(raw)
     found = sorted(p.name for p in layout.labels.iterdir() if _SUBJECT.match(p.name))
     subjects = select_subjects(found, run.limit_subjects, layout.labels)
@@ -195,7 +205,7 @@ def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
             ", ".join(overlap),
         )
     first = next(layout.images.rglob("*.jpg"), None) if layout.images else None
-    crops = CropWriter(out, run.crop_size, probe_gray(first), rotate)
+    crops = CropWriter(out, run.crop_size, probe_gray(first), geometry)
     work = functools.partial(_prepare_subject, layout=layout, crops=crops, folds=_folds(subjects))
     meta = {
         "name": "disfa_plus",
@@ -206,8 +216,9 @@ def prepare(raw: Path, out: Path, *, rotate: bool = True, **common) -> Path:
         "crop_size": run.crop_size,
         "overlaps_disfa": overlap,
         "split": "each subject keeps its DISFA fold (JAA-Net / ME-GraphAU 3-fold split)",
+        **geometry_meta(geometry, BOX_GEOMETRY),
     }
-    options = {"crop_size": run.crop_size, "rotate": rotate}
+    options = {"crop_size": run.crop_size, **geometry_meta(geometry)}
     return prepare_units(
         subjects, work, out, run, options=options, meta=meta, desc="DISFA+ subjects"
     )

@@ -160,6 +160,7 @@ def index_meta(release: str, crop_size: int | None, split: str) -> dict:
         "aus": [],
         "emotions": list(FER2013_EMOTIONS),
         "crop_size": crop_size or SIDE,
+        "crop_geometry": {"method": "released"},
         "split": split,
         "subject_independent": False,
         "note": NOT_SUBJECT_INDEPENDENT,

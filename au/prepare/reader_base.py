@@ -7,8 +7,12 @@ here:
 - :class:`CommonOptions` / :func:`common_options`: the options every reader takes (crop size,
   workers, force, limit_subjects), gathered from a reader's ``**common`` keyword arguments,
   with one clear error for any other, ``rotate`` included where a reader never rotates.
-- :class:`CropWriter`: cut a face from landmarks or a detector box and write it with the data
-  set's channel count; picklable, so worker processes share it.
+- :func:`landmark_geometry`: the crop geometry of a reader's landmark crops, from its
+  ``crop_geometry`` and ``rotate`` options (default ``template5``, as ``au.predict`` cuts
+  MTCNN faces); :func:`geometry_meta`: what ``index.json`` records of it.
+- :class:`CropWriter`: cut a face from landmarks or a detector box
+  (:func:`au.alignment.cut_face`) and write it with the data set's channel count; picklable,
+  so worker processes share it.
 - :func:`label_table`: index rows with the leading columns first, then one column per AU.
 - :func:`subject_folds`, :func:`folds_in_turn`, :func:`warn_outside_split`: subject -> fold.
 - :func:`prepare_units`: the resumable run over the units of work, then the index.
@@ -23,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from au.alignment import CROP_MARGIN, box_points, crop_face
+from au.alignment import CROP_MARGIN, CUT_METHODS, CropGeometry, cut_face, five_points
 from au.prepare import Part, run_units, write_prepared_index
 from au.prepare.common import PrepareError, log, normalise_channels, write_image
 
@@ -81,6 +85,53 @@ def common_options(
     return CommonOptions(**{"crop_size": crop_size, **given})
 
 
+#: Crops cut from a face detector's box: upright, :data:`~au.alignment.CROP_MARGIN` around it.
+BOX_GEOMETRY = CropGeometry("box", CROP_MARGIN)
+
+
+def landmark_geometry(
+    method: str | None, rotate: bool, *, landmarks: int, margin: float = CROP_MARGIN
+) -> CropGeometry:
+    """The geometry of a reader's crops from landmarks, from its ``crop_geometry`` and ``rotate``.
+
+    Args:
+        method: ``template5``, ``eyes`` or ``box``; ``None``: ``template5`` (the crops
+            ``au.predict`` cuts from MTCNN's 5 points), or ``box`` with ``rotate=False``.
+        rotate: ``False`` (``--no-rotate``): upright crops, i.e. ``box``.
+        landmarks: How many landmarks the release gives per face.
+        margin: The margin of ``eyes`` and ``box`` crops around the landmarks' extent
+            (``template5`` keeps :data:`~au.alignment.CROP_MARGIN` of the template's box).
+
+    Raises:
+        PrepareError: For another method, or ``rotate=False`` with a method that levels the eyes.
+    """
+    if method is not None and method not in CUT_METHODS:
+        raise PrepareError(
+            f"--crop-geometry must be one of {', '.join(CUT_METHODS)}, not {method!r}"
+        )
+    if not rotate and method not in (None, "box"):
+        raise PrepareError(
+            f"--no-rotate asks for upright crops but --crop-geometry {method} levels the eyes: "
+            "give one of them (--no-rotate is --crop-geometry box)"
+        )
+    method = method or ("template5" if rotate else "box")
+    if method == "template5":
+        return CropGeometry(method)
+    return CropGeometry(method, margin, landmarks)
+
+
+def geometry_meta(geometry: CropGeometry, fallback: CropGeometry | None = None) -> dict:
+    """``index.json``'s ``crop_geometry``, and ``crop_geometry_fallback`` for faces cut otherwise.
+
+    ``fallback`` is the geometry of the faces a reader cuts another way where the release lacks
+    what ``geometry`` needs (a detector box where there are no landmarks).
+    """
+    meta = {"crop_geometry": geometry.to_dict()}
+    if fallback is not None and fallback != geometry:
+        meta["crop_geometry_fallback"] = fallback.to_dict()
+    return meta
+
+
 @dataclass(frozen=True)
 class CropWriter:
     """How a reader cuts its faces and where it writes them.
@@ -89,13 +140,14 @@ class CropWriter:
         out: The output folder; crops go under it at the index's relative paths.
         size: Side of the square crops.
         gray: Whether the release is single-channel (every crop is then written with one).
-        rotate: Whether crops from landmarks with known eyes are turned to level the eyes.
+        geometry: How crops from landmarks are cut (:func:`landmark_geometry`); crops from a
+            detector box are always :data:`BOX_GEOMETRY`.
     """
 
     out: Path
     size: int
     gray: bool
-    rotate: bool = False
+    geometry: CropGeometry = BOX_GEOMETRY
 
     @property
     def channels(self) -> int:
@@ -107,18 +159,31 @@ class CropWriter:
         image: np.ndarray,
         points: np.ndarray,
         *,
-        margin: float = CROP_MARGIN,
         eyes: tuple[np.ndarray, np.ndarray] | None = None,
+        five: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The crop around landmark ``points`` (N, 2), eyes levelled when :attr:`rotate`.
+        """The crop of the face with landmarks ``points`` (N, 2), as :attr:`geometry` says.
 
-        The eye centres are ``eyes`` or, for the usual landmark schemes, found in ``points``.
+        ``template5`` maps ``five`` (the 5 template points) or those of the points' scheme
+        (:func:`~au.alignment.five_points`) onto the template; ``eyes`` levels ``eyes`` or,
+        for the usual schemes, the eyes found in ``points``.
+
+        Raises:
+            PrepareError: For ``template5`` with neither ``five`` nor a known scheme.
         """
-        return crop_face(image, points, self.size, margin, rotate=self.rotate, eyes=eyes)
+        if self.geometry.method != "template5":
+            return cut_face(image, self.geometry, self.size, points=points, eyes=eyes)
+        five = five_points(points) if five is None else five
+        if five is None:
+            raise PrepareError(
+                f"{len(points)} landmarks: not a scheme whose 5 template points au knows "
+                "(5, 49, 66 or 68 points); prepare with --crop-geometry eyes"
+            )
+        return cut_face(image, self.geometry, self.size, points=five)
 
     def from_box(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """The crop around a face detector's ``(x, y, w, h)`` box; never rotated (no eyes)."""
-        return crop_face(image, box_points(box), self.size, rotate=False)
+        return cut_face(image, BOX_GEOMETRY, self.size, box=box)
 
     def write(self, rel: str, crop: np.ndarray) -> str:
         """Write ``crop`` as JPEG at ``out / rel`` with the data set's channels; returns ``rel``."""

@@ -60,6 +60,8 @@ def build_module(config: DictConfig, datamodule: AUDataModule) -> AULitModule:
     )
     if getattr(datamodule, "clahe", False):
         data_config["clahe"] = True  # au.predict and au.evaluate preprocess the same way
+    if getattr(datamodule, "crop_geometry", None):
+        data_config["crop_geometry"] = datamodule.crop_geometry  # au.predict cuts faces alike
     module = AULitModule(
         aus=datamodule.aus,
         backbone=model["backbone"],

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import scipy.io
 
+from au.alignment import landmark_affine
 from au.aus import BP4D_AUS, DISFA_AUS
 
 FRAME_SIZE = (200, 150)  # (width, height)
@@ -24,8 +25,15 @@ def face_centre(t: int) -> tuple[int, int]:
     return 70 + 4 * t, 72
 
 
+#: Where the fixture face's nose tip and mouth corners are, in ellipse half-axes from its centre.
+NOSE_TIP, MOUTH_CORNERS = (0.0, 0.1), ((-0.35, 0.4), (0.35, 0.4))
+#: The fixture face's 5 template points in ellipse half-axes: eye centres, nose tip, mouth.
+FIVE_POINTS = ((-0.4, -0.25), (0.4, -0.25), NOSE_TIP, *MOUTH_CORNERS)
+
+
 def face_landmarks(centre: tuple[float, float], n: int = 66) -> np.ndarray:
-    """``n`` points (66/68/49 schemes): eyes inside the ellipse, the rest on its outline."""
+    """``n`` points (66/68/49 schemes): eyes, nose tip and mouth corners inside the ellipse (at
+    the scheme's indices), the rest on its outline."""
     cx, cy = centre
     a, b = AXES
     eyes = {66: (36, 42), 68: (36, 42), 49: (19, 25)}[n]
@@ -36,6 +44,9 @@ def face_landmarks(centre: tuple[float, float], n: int = 66) -> np.ndarray:
     right = [(cx + 0.4 * a + 3 * np.cos(t), cy - 0.25 * b + 2 * np.sin(t)) for t in range(6)]
     points[eyes[0] : eyes[0]] = left
     points[eyes[1] : eyes[1]] = right
+    nose, mouth = (30, (48, 54)) if n in (66, 68) else (13, (31, 37))
+    for index, (dx, dy) in zip((nose, *mouth), (NOSE_TIP, *MOUTH_CORNERS), strict=True):
+        points[index] = (cx + dx * a, cy + dy * b)
     return np.array(points[:n], dtype=np.float64)
 
 
@@ -126,13 +137,27 @@ def bright_centroid(image: np.ndarray) -> tuple[float, float]:
     return float(xs.mean()), float(ys.mean())
 
 
-def assert_crops_centred(index, size: int) -> None:
-    """Every crop of ``index`` is a ``size`` square colour image with the face at its centre."""
+def template_face_centre(
+    size: int, axes: tuple[float, float] = AXES, five=FIVE_POINTS
+) -> tuple[float, float]:
+    """Where a ``template5`` crop of ``size`` puts the centre of an upright fixture face.
+
+    The crop is the similarity taking the face's 5 points (``five``, in half-axes ``axes``
+    from the centre) onto the template, so the centre lands where it takes the origin.
+    """
+    matrix = landmark_affine(np.asarray(five) * axes, size)
+    return float(matrix[0, 2]), float(matrix[1, 2])
+
+
+def assert_crops_centred(index, size: int, at: tuple[float, float] | None = None) -> None:
+    """Every crop of ``index`` is a ``size`` square colour image with the face's centre at
+    ``at`` (default: the crop's centre), within 1.5 px."""
+    at = at or (size / 2, size / 2)
     for path in index.image_paths():
         crop = cv2.imread(str(path))
         assert crop.shape == (size, size, 3)
         x, y = bright_centroid(crop)
-        assert abs(x - size / 2) < 1.5 and abs(y - size / 2) < 1.5
+        assert abs(x - at[0]) < 1.5 and abs(y - at[1]) < 1.5
 
 
 def disfa_plus_value(trial: int, au_index: int, t: int) -> int:
@@ -259,6 +284,8 @@ CELEBA_ATTRIBUTES = [
 #: Fixture images: (identity, official partition). Identity 10 spans train and test.
 CELEBA_IMAGES = [("10", 0), ("10", 0), ("10", 2), ("7", 1), ("7", 1), ("2880", 2), ("2880", 2)]
 CELEBA_SIZE, CELEBA_CENTRE, CELEBA_AXES = (178, 218), (89, 120), (40, 52)
+#: The 5 CelebA landmarks in half-axes from the face's centre (written rounded to pixels).
+CELEBA_FIVE = ((-0.4, -0.3), (0.4, -0.3), (0.0, 0.0), (-0.3, 0.3), (0.3, 0.3))
 
 
 def celeba_attributes(i: int) -> list[int]:
@@ -273,20 +300,8 @@ def make_celeba(root: Path) -> Path:
     """A CelebA release (``Anno/``, ``Eval/``, ``Img/img_align_celeba/``) with CRLF text files."""
     for folder in ("Anno", "Eval", "Img/img_align_celeba"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    cx, cy = CELEBA_CENTRE
-    a, b = CELEBA_AXES
-    marks = [
-        cx - 0.4 * a,
-        cy - 0.3 * b,
-        cx + 0.4 * a,
-        cy - 0.3 * b,
-        cx,
-        cy,
-        cx - 0.3 * a,
-        cy + 0.3 * b,
-        cx + 0.3 * a,
-        cy + 0.3 * b,
-    ]
+    centre, axes = np.array(CELEBA_CENTRE), np.array(CELEBA_AXES)
+    marks = (centre + np.array(CELEBA_FIVE) * axes).ravel()
     n = len(CELEBA_IMAGES)
     attr = [str(n), " ".join(CELEBA_ATTRIBUTES) + " "]
     land = [

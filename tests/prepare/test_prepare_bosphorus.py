@@ -10,7 +10,7 @@ from au.data.index import read_index
 from au.prepare import PrepareError, prepare
 from au.prepare.bosphorus import BOSPHORUS_AUS, parse_name
 
-from .fixtures import bright_centroid, make_bosphorus
+from .fixtures import bright_centroid, make_bosphorus, template_face_centre
 
 FILES = {
     "bs000": ["N_N_0", "N_N_1", "LFAU_12_0", "LFAU_12LW_0", "UFAU_2_0", "CAU_A22A25_0",
@@ -70,12 +70,13 @@ def test_pose_occlusion_and_unknown_au_files_are_left_out_by_default(prepared):
     }
 
 
-def test_crops_are_centred_and_rotated_to_level_eyes(prepared):
+def test_crops_put_the_5_points_on_the_template_and_level_the_eyes(prepared):
     straight = cv2.imread(str(prepared.root / row(prepared, "bs000_N_N_0")["path"]))
     tilted = cv2.imread(str(prepared.root / row(prepared, "bs000_N_N_1")["path"]))
     assert straight.shape == (48, 48, 3)
     x, y = bright_centroid(straight)
-    assert abs(x - 24) < 1.5 and abs(y - 24) < 1.5
+    centre = template_face_centre(48)  # (24.0, 27.7)
+    assert abs(x - centre[0]) < 1.5 and abs(y - centre[1]) < 1.5
     assert np.abs(straight.astype(float) - tilted).mean() < 6  # the 15 degree tilt is undone
 
 

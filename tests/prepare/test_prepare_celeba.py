@@ -9,10 +9,13 @@ from au.prepare import PrepareError, prepare
 
 from .fixtures import (
     CELEBA_ATTRIBUTES,
+    CELEBA_AXES,
+    CELEBA_FIVE,
     CELEBA_IMAGES,
     assert_crops_centred,
     celeba_attributes,
     make_celeba,
+    template_face_centre,
 )
 
 
@@ -45,8 +48,8 @@ def test_subject_is_the_identity_and_folds_are_identity_disjoint(prepared, caplo
     assert prepared.meta["folds"] == {"1": ["10"], "2": ["7"], "3": ["2880"]}
 
 
-def test_crops_are_centred_on_the_face(prepared):
-    assert_crops_centred(prepared, 48)
+def test_crops_put_the_5_landmarks_on_the_template(prepared):
+    assert_crops_centred(prepared, 48, at=template_face_centre(48, CELEBA_AXES, CELEBA_FIVE))
 
 
 def test_shared_identities_are_reported_and_limit_subjects_works(tmp_path, caplog):

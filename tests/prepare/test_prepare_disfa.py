@@ -10,7 +10,13 @@ from au.data.index import read_index
 from au.prepare import PrepareError, prepare, reader_base
 from au.prepare import disfa as disfa_module
 
-from .fixtures import assert_crops_centred, bright_centroid, disfa_value, make_disfa
+from .fixtures import (
+    assert_crops_centred,
+    bright_centroid,
+    disfa_value,
+    make_disfa,
+    template_face_centre,
+)
 
 SUBJECTS = {"SN001": 5, "SN013": 4, "SN003": 4}
 
@@ -44,8 +50,9 @@ def test_subjects_are_in_the_standard_folds(prepared):
     assert prepared.meta["num_folds"] == 3 and prepared.meta["channels"] == 3
 
 
-def test_crops_exist_at_crop_size_centred_on_the_face(prepared):
-    assert_crops_centred(prepared, 64)
+def test_crops_exist_at_crop_size_with_the_face_on_the_template(prepared):
+    assert_crops_centred(prepared, 64, at=template_face_centre(64))  # (32.0, 36.9)
+    assert prepared.meta["crop_geometry"] == {"method": "template5", "margin": 0.15}
 
 
 def test_sn010_one_frame_fewer_drops_the_last_label_line(prepared):
@@ -66,7 +73,8 @@ def test_released_folder_and_file_name_variants(tmp_path):
     index = read_index(prepare("disfa", raw, tmp_path / "out", crop_size=48))
     assert index.table["frame"].tolist() == [0, 1, 2]
     x, y = bright_centroid(cv2.imread(str(index.image_paths()[2])))
-    assert abs(x - 24) < 1.5 and abs(y - 24) < 1.5  # 1-based l0 files map to the right frame
+    centre = template_face_centre(48)
+    assert abs(x - centre[0]) < 1.5 and abs(y - centre[1]) < 1.5  # 1-based l0 files: right frame
 
 
 def test_both_cameras_use_the_detector_for_the_right_one(tmp_path):

@@ -9,7 +9,12 @@ from au.aus import DISFA_AUS
 from au.data.index import read_index
 from au.prepare import PrepareError, prepare
 
-from .fixtures import assert_crops_centred, disfa_plus_value, make_disfa_plus
+from .fixtures import (
+    assert_crops_centred,
+    disfa_plus_value,
+    make_disfa_plus,
+    template_face_centre,
+)
 
 TRIALS = {
     "SN001": {"A1_AU1_TrailNo_1": 3, "Z_SupriseText_TrailNo_2": 2},
@@ -43,7 +48,7 @@ def test_subjects_keep_their_disfa_fold(prepared):
 
 
 def test_crops_come_from_the_released_face_crop_and_landmarks(prepared):
-    assert_crops_centred(prepared, 48)
+    assert_crops_centred(prepared, 48, at=template_face_centre(48))  # the 49 points' 5
 
 
 def test_the_overlap_with_disfa_is_warned(tmp_path, caplog):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from au.alignment import CropGeometry
 from au.data.index import read_index
 from au.prepare import Part, PrepareError
 from au.prepare.reader_base import (
@@ -66,10 +67,9 @@ def test_an_option_no_reader_takes_is_named():
 
 
 # ---- the crop writer ------------------------------------------------------------------------
-def test_landmark_crops_level_the_eyes_only_when_rotate_is_set(tmp_path):
-    level = blob_centres(
-        CropWriter(tmp_path, 64, True, rotate=True).from_points(two_eyes(), FIVE_POINTS)
-    )
+def test_landmark_crops_level_the_eyes_only_with_the_eyes_geometry(tmp_path):
+    eyes = CropGeometry("eyes")
+    level = blob_centres(CropWriter(tmp_path, 64, True, eyes).from_points(two_eyes(), FIVE_POINTS))
     tilted = blob_centres(CropWriter(tmp_path, 64, True).from_points(two_eyes(), FIVE_POINTS))
     assert level[0][1] == pytest.approx(level[1][1], abs=0.3)  # eyes on one row
     # not rotated: the points span 60 px in y, the crop 60 * 1.3 = 78 px in 64 pixels, so the
@@ -78,7 +78,9 @@ def test_landmark_crops_level_the_eyes_only_when_rotate_is_set(tmp_path):
 
 
 def test_box_crops_are_never_rotated(tmp_path):
-    crop = CropWriter(tmp_path, 64, True, rotate=True).from_box(two_eyes(), (30, 40, 40, 40))
+    crop = CropWriter(tmp_path, 64, True, CropGeometry("eyes")).from_box(
+        two_eyes(), (30, 40, 40, 40)
+    )
     # the 40 px box with a 0.15 margin each side is 52 px, centred on (50, 60): x -> 32 + (x -
     # 50) * 64 / 52, y -> 32 + (y - 60) * 64 / 52; the eyes stay 20 px * 64 / 52 apart in y
     scale = 64 / 52

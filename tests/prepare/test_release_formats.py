@@ -148,12 +148,10 @@ def test_no_rotate_with_only_the_right_disfa_camera_is_refused(tmp_path, capsys)
 def test_no_rotate_keeps_a_tilted_bosphorus_face_tilted(tmp_path):
     raw = make_bosphorus(tmp_path / "raw", {"bs000": ["N_N_0", "N_N_1"]}, tilt={"N_N_1": 15.0})
     crops = {}
-    for rotate in (True, False):
-        index = read_index(
-            prepare("bosphorus", raw, tmp_path / str(rotate), crop_size=48, rotate=rotate)
-        )
-        crops[rotate] = [cv2.imread(str(p)).astype(float) for p in index.image_paths()]
-    (straight, levelled), (straight_kept, tilted) = crops[True], crops[False]
+    for name, options in (("eyes", {"crop_geometry": "eyes"}), ("upright", {"rotate": False})):
+        index = read_index(prepare("bosphorus", raw, tmp_path / name, crop_size=48, **options))
+        crops[name] = [cv2.imread(str(p)).astype(float) for p in index.image_paths()]
+    (straight, levelled), (straight_kept, tilted) = crops["eyes"], crops["upright"]
     assert np.array_equal(straight, straight_kept)  # level eyes: nothing to rotate either way
     assert np.abs(straight - levelled).mean() < 6  # the 15 degree tilt undone
     assert np.abs(straight - tilted).mean() > 30  # ... or kept (measured: 3.9 and 37.3)
