@@ -48,6 +48,7 @@ from au.inference.onnx_torchscript import (  # noqa: E402
 from au.inference.runtime import OnnxRuntime  # noqa: E402
 from au.models.module import AULitModule  # noqa: E402
 from au.models.preprocessing import backbone_normalization  # noqa: E402
+from au.tasks.decision import au_thresholds  # noqa: E402
 
 BACKBONES = ("mobilenet_v1", "mobilenet_v2", "densenet121")
 
@@ -89,7 +90,7 @@ def bench_one(backbone: str, size: int, args: argparse.Namespace, folder: Path) 
 
     def pytorch_batch() -> torch.Tensor:
         with torch.no_grad():  # as au.bench times inference
-            return torch.sigmoid(module(images)) > module.thresholds
+            return torch.sigmoid(module(images)) > au_thresholds(module)
 
     path = export_onnx(InferenceModel(module), folder / f"{backbone}-{size}.onnx", images[:1])
     models = {"ONNX Runtime fps": path}

@@ -66,6 +66,7 @@ from au.models.preprocessing import checkpoint_normalization  # noqa: E402
 from au.run.builders import to_dict  # noqa: E402
 from au.run.config_checks import ConfigValueError  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
+from au.tasks.decision import au_thresholds  # noqa: E402
 
 
 def run_dir_of(ckpt_path: str | Path) -> Path:
@@ -206,7 +207,7 @@ def write_figures(model: AULitModule, outputs: dict, tables: dict, ckpt_path, ou
     """
     if "logits" in outputs:
         probs, labels, mask = outputs["probs"], outputs["labels"], outputs["mask"]
-        thresholds = model.thresholds.detach().cpu().double()
+        thresholds = au_thresholds(model).double()
         bars = [tables[name] for name in ("metrics", "metrics_at_0.5", "baselines")]
         plot_f1_bars(*bars, out_dir / "f1_bars.png")
         plot_pr_curves(probs, labels, mask, model.aus, thresholds, out_dir / "pr_curves.png")
@@ -259,7 +260,7 @@ def run_evaluate(config: DictConfig) -> dict:
     runtime_name = config.get("runtime", "torch")
     check_runtime(runtime_name, model)  # the options the checkpoint's task allows, before work
     check_retune(config.retune, model)
-    checkpoint_thresholds = model.thresholds.cpu().tolist()
+    checkpoint_thresholds = au_thresholds(model).tolist()
     datamodule = evaluation_datamodule(config, model, ckpt_path)
     runtime = None
     if runtime_name != "torch":
@@ -279,7 +280,7 @@ def run_evaluate(config: DictConfig) -> dict:
     text = write_run_record(out_dir, result, facts, split=config.split)
     if config.plots:
         write_figures(model, outputs, result.tables, ckpt_path, out_dir)
-    thresholds = model.thresholds.detach().cpu().double() if source is not None else None
+    thresholds = au_thresholds(model).double() if source is not None else None
     print(text + f"\nresults: {out_dir}")
     return dict(result=result, predictions=outputs, thresholds=thresholds, out_dir=out_dir)
 

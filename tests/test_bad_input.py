@@ -262,7 +262,7 @@ def test_fit_checkpoints_load_with_weights_only(tiny_run):
         checkpoint = torch.load(tiny_run / "checkpoints" / name, weights_only=True)
         assert checkpoint["hyper_parameters"]["aus"][0] == "AU1"
     model = AULitModule.load_detector(tiny_run / "checkpoints" / "best.ckpt")
-    assert model.thresholds.shape == (8,)
+    assert model.task_state.thresholds.shape == (8,)
 
 
 # ---- processes and media --------------------------------------------------------------------

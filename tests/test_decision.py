@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from au.models.decision import FrameThresholdEstimator, frame_targets, resolve_decision
+from au.tasks.decision import FrameThresholdEstimator, frame_targets, resolve_decision
 
 
 def test_frame_targets_by_hand():

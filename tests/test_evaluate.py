@@ -63,7 +63,11 @@ def test_f1_equals_f1_recomputed_from_the_model(evaluated):
             labels.append(batch["labels"])
             masks.append(batch["mask"])
     expected = per_au_metrics(
-        torch.cat(probs), torch.cat(labels), torch.cat(masks), model.aus, model.thresholds
+        torch.cat(probs),
+        torch.cat(labels),
+        torch.cat(masks),
+        model.aus,
+        model.task_state.thresholds,
     )
     written = pd.read_csv(result["out_dir"] / "test_metrics.csv")
     assert len(written) == len(model.aus) + 1
@@ -88,7 +92,7 @@ def test_retuning_on_validation_reproduces_the_saved_thresholds(tiny_run, tmp_pa
     # best.ckpt's thresholds were tuned on the validation subjects with the same weights
     ckpt = tiny_run / "checkpoints" / "best.ckpt"
     result = run_evaluate(evaluate_config(ckpt, tmp_path, "retune=true", "plots=false"))
-    saved = AULitModule.load_detector(ckpt).thresholds.double()
+    saved = AULitModule.load_detector(ckpt).task_state.thresholds.double()
     assert result["thresholds"].numpy() == pytest.approx(saved.numpy(), abs=1e-4)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["threshold_source"] == "re-tuned on the validation subjects"

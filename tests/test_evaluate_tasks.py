@@ -92,7 +92,9 @@ def test_retune_re_fits_the_au_thresholds_or_is_refused(task_run, tmp_path):
     from au.models.module import AULitModule
 
     result = evaluate(run_dir, tmp_path, "retune=true", "plots=false")
-    saved = AULitModule.load_detector(run_dir / "checkpoints" / "best.ckpt").thresholds.double()
+    saved = AULitModule.load_detector(
+        run_dir / "checkpoints" / "best.ckpt"
+    ).task_state.thresholds.double()
     assert result["thresholds"].numpy() == pytest.approx(saved.numpy(), abs=1e-4)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["threshold_source"] == "re-tuned on the validation subjects"

@@ -54,7 +54,9 @@ def test_a_second_fit_reads_the_features_the_first_wrote_and_scores_the_same(
     assert second.keys() == first.keys() and "test/f1" in first
     assert second == pytest.approx(first, abs=1e-6)
     thresholds = [
-        AULitModule.load_detector(tmp_path / run / "checkpoints" / "best.ckpt").thresholds
+        AULitModule.load_detector(
+            tmp_path / run / "checkpoints" / "best.ckpt"
+        ).task_state.thresholds
         for run in ("first", "second")
     ]
     assert torch.equal(*thresholds)

@@ -63,7 +63,7 @@ def test_checkpoint_carries_aus_thresholds_and_config(tiny_run):
     thresholds = checkpoint["state_dict"]["thresholds"]
     assert thresholds.shape == (8,) and not torch.all(thresholds == 0.5)  # tuned on validation
     model = AULitModule.load_detector(path)
-    assert torch.equal(model.thresholds, thresholds)
+    assert torch.equal(model.task_state.thresholds, thresholds)
     # last.ckpt is the end of training (the epoch after which a killed run resumes), not a
     # copy of the best epoch, whatever the monitor did on the way
     last = torch.load(

@@ -9,6 +9,8 @@ from au.losses.masking import full_mask, masked_mean
 from au.losses.registry import (
     build_loss,
     loss_arguments,
+    loss_class,
+    losses_for,
     options_from_training_labels,
     register_loss,
     registered_losses,
@@ -55,12 +57,29 @@ def test_a_toy_loss_is_one_module_and_one_yaml(tmp_path):
     logits = torch.full((1, 2), float(torch.log(torch.tensor(3.0))))
     value = module.loss_fn(logits, torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]]))
     assert float(value) == pytest.approx(0.5)
-    assert module.decision["name"] == "per_au"  # not a ranking loss
+    assert module.task_state.name == "per_au"  # not a ranking loss
 
 
 def test_unknown_loss_names_the_registered_ones():
-    with pytest.raises(ValueError, match=r"unknown loss 'toy_l2'; choose one of .*toy_l1"):
+    with pytest.raises(
+        ValueError,
+        match=r"loss='toy_l2' is not a registered loss; the occurrence losses are .*toy_l1.* "
+        r"\(did you",
+    ):
         build_loss({"name": "toy_l2"})
+
+
+def test_a_loss_declares_what_it_trains_and_a_task_refuses_another_kind():
+    """LSEP only ranks (the auto decision step gives it a frame threshold); an intensity loss
+    is not an occurrence loss."""
+    assert (loss_class("lsep").ranking, loss_class("bce").ranking) == (True, False)
+    assert {loss_class(n).target for n in ("mse", "smooth_l1", "ordinal")} == {"intensity"}
+    assert loss_class("cross_entropy").target == "emotion"
+    assert "mse" not in losses_for("occurrence") and "bce" in losses_for("occurrence")
+    with pytest.raises(
+        ValueError, match="loss='ordinal' trains intensity; the occurrence losses are asl"
+    ):
+        build_loss({"name": "ordinal"})
 
 
 def test_a_loss_derives_its_options_from_the_training_labels():

@@ -116,7 +116,9 @@ def test_pr_loss_rewards_better_predictions():
 
 
 def test_build_loss_rejects_unknown_names_and_weighted_bce_without_weights():
-    with pytest.raises(ValueError, match="unknown loss 'focal2'"):
+    with pytest.raises(
+        ValueError, match="loss='focal2' is not a registered loss.*did you mean focal"
+    ):
         build_loss({"name": "focal2"})
     with pytest.raises(ValueError, match="pos_weight"):
         build_loss({"name": "weighted_bce"})

@@ -52,7 +52,8 @@ def task_module(task: str) -> AULitModule:
         data_config={"image_size": 48, "channels": 3, "mean": mean, "std": std},
         task={"name": task},
     ).eval()
-    module.thresholds.copy_(torch.tensor(THRESHOLDS))
+    if task in ("au", "joint"):
+        module.task_state.thresholds.copy_(torch.tensor(THRESHOLDS))
     with torch.no_grad():
         for name, parameter in module.head.named_parameters():
             if name.endswith("fc.weight"):

@@ -52,8 +52,8 @@ def test_the_three_registries_discover_their_packages():
     assert {"bce", "lsep", "focal"} <= set(LOSSES)
     assert sorted(TASKS) == ["au", "emotion", "intensity", "joint"]
     assert "disfa" in READERS and "common" not in READERS
-    with pytest.raises(ValueError, match=r"^unknown loss 'bse'; .* \(did you mean bce\?\)$"):
-        LOSSES.lookup("bse")
+    with pytest.raises(ValueError, match=r"^unknown loss 'bcee'; .* \(did you mean bce\?\)$"):
+        LOSSES.lookup("bcee")
     with pytest.raises(ConfigValueError, match=r"^unknown task 'emotin'; .*did you mean emotion"):
         TASKS.lookup("emotin")
     with pytest.raises(

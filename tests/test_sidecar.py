@@ -42,14 +42,18 @@ EMOTION_PROBABILITIES = {
 
 
 def module_of(task: str, data_config: dict = RGB) -> AULitModule:
-    """An untrained model of ``task`` with :data:`THRESHOLDS` as its tuned thresholds."""
+    """An untrained model of ``task`` with :data:`THRESHOLDS` as its tuned thresholds (AU tasks;
+    intensity and emotion keep no AU decision state)."""
     module = AULitModule(
         aus=AUS,
         backbone={"name": "test_efficientnet", "pretrained": False},
         data_config=data_config,
         task={"name": task},
     )
-    module.thresholds.copy_(torch.tensor(THRESHOLDS))
+    if task in ("au", "joint"):
+        module.task_state.thresholds.copy_(torch.tensor(THRESHOLDS))
+    else:
+        assert not list(module.task_state.buffers())
     return module
 
 
@@ -148,3 +152,13 @@ def test_a_missing_unreadable_or_foreign_sidecar_has_no_output_names(tmp_path, t
         sidecar_path_of(path).write_text(text)
     assert read_sidecar(path) == read
     assert sidecar_output_names(path) is None
+
+
+def test_the_crop_geometry_the_model_was_trained_on_is_passed_on(tmp_path):
+    geometry = {"method": "template5", "margin": 0.15}
+    module = module_of("au", {**GRAY, "crop_geometry": geometry})
+    path = write_sidecar(tmp_path / "m.onnx", InferenceModel(module), module)
+    assert json.loads(path.read_text())["crop_geometry"] == geometry
+    plain = module_of("au", GRAY)
+    path = write_sidecar(tmp_path / "p.onnx", InferenceModel(plain), plain)
+    assert "crop_geometry" not in json.loads(path.read_text())

@@ -47,8 +47,16 @@ def test_task_options_choose_head_and_loss():
     assert build_task({"name": "intensity", "loss": "ordinal"}).mode == "ordinal"
     task = build_task({"name": "intensity", "loss": "smooth_l1", "beta": 0.5})
     assert (task.mode, task.loss_fn.kind, task.loss_fn.beta) == ("regression", "smooth_l1", 0.5)
-    with pytest.raises(ValueError, match="task=intensity: task.loss='l1': choose one of mse"):
+    with pytest.raises(
+        ValueError,
+        match="task=intensity: task.loss='l1' is not a registered loss; "
+        "the intensity losses are mse, ordinal, smooth_l1",
+    ):
         build_task({"name": "intensity", "loss": "l1"})
+    with pytest.raises(
+        ValueError, match="task.loss='bce' trains occurrence; the intensity losses are"
+    ):
+        build_task({"name": "intensity", "loss": "bce"})
 
 
 def test_regression_loss_is_masked_and_read_out_clipped_to_the_scale():

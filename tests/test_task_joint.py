@@ -14,12 +14,13 @@ from .conftest import compose_fit
 
 
 class StubModule:
-    loss_fn = BCELoss()
+    """The task owns its losses: the module passed to ``loss`` is not read."""
 
 
 def test_joint_loss_adds_the_weighted_emotion_loss_where_labelled():
     """AU: BCE of logit 0 for a present AU is ln 2; emotion: -ln(3/4); weight 0.5."""
     task = JointTask(["neutral", "happiness"], emotion_weight=0.5)
+    assert isinstance(task.build_loss({"name": "bce"}), BCELoss)
     outputs = {"au": torch.zeros(1, 1), "emotion": torch.tensor([[0.0, math.log(3.0)]])}
     batch = {"labels": torch.ones(1, 1), "mask": torch.ones(1, 1), "emotion": torch.tensor([1])}
     expected = math.log(2) + 0.5 * -math.log(0.75)

@@ -43,7 +43,7 @@ def test_saved_thresholds_are_the_ones_the_averaged_weights_tune(averaged_run, t
     ckpt = averaged_run / "checkpoints" / "best.ckpt"
     overrides = [f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path}", "plots=false"]
     retuned = run_evaluate(compose_config("evaluate", [*overrides, "retune=true"]))
-    saved = AULitModule.load_detector(ckpt).thresholds.double()
+    saved = AULitModule.load_detector(ckpt).task_state.thresholds.double()
     assert not torch.all(saved == 0.5)
     assert retuned["thresholds"].numpy() == pytest.approx(saved.numpy(), abs=1e-4)
     run_evaluate(compose_config("evaluate", overrides))

@@ -70,16 +70,16 @@ class AUOccurrenceEvaluator:
 
         Build it after the model's decision step is fitted (it reads the thresholds).
         """
-        device = model.thresholds.device
-        untuned = model.untuned_aus() if model.decision["name"] == "per_au" else []
+        state = model.task_state  # the AU task's decision step (au.tasks.decision.AUDecision)
+        device = state.thresholds.device
         return cls(
             model.aus,
-            decide=lambda logits: model.decide(logits.to(device)).cpu(),
-            thresholds=model.thresholds,
+            decide=lambda logits: state.decide(logits.to(device)).cpu(),
+            thresholds=state.thresholds,
             train_prevalence=datamodule.train_prevalence(),
             frames=split_frames(datamodule, split),
-            decision=model.decision["name"],
-            untuned_aus=untuned,
+            decision=state.name,
+            untuned_aus=state.untuned(model.aus),
         )
 
     def reset(self) -> None:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from au.alignment import CropGeometry
 from au.data.transforms import eval_transform
 from au.emotions import EMOTIONS
 from au.emotions.readout import (
@@ -44,6 +45,7 @@ from au.inference.runtime import (
 from au.losses.intensity import MAX_INTENSITY
 from au.models.module import AULitModule
 from au.models.preprocessing import checkpoint_normalization
+from au.tasks.decision import au_thresholds
 from au.tasks.intensity import IntensityTask
 
 #: The scoring rule of the AU read-out.
@@ -54,7 +56,8 @@ class AUDetector:
     """A trained model of any task applied to face crops, preprocessed exactly as in evaluation.
 
     Args:
-        model: A trained :class:`AULitModule` (its task, ``thresholds`` and ``data_config``).
+        model: A trained :class:`AULitModule` (its task, ``thresholds`` and ``data_config``,
+            whose ``crop_geometry`` says how faces are to be cut).
         device: Torch device to run on.
         emotions: Emotions the AU read-out scores (:mod:`au.emotions.readout`).
         runtime: Maps normalised crops (N, C, H, W) to the task's named outputs
@@ -80,7 +83,7 @@ class AUDetector:
             occurrence_threshold = IntensityTask.default_occurrence_threshold
         self.occurrence_threshold = float(occurrence_threshold)
         self.runtime = runtime or TorchRuntime(self.model, device, self.occurrence_threshold)
-        self.thresholds = model.thresholds.detach().cpu().numpy().astype(np.float64)  # (A,)
+        self.thresholds = au_thresholds(model).numpy().astype(np.float64)  # (A,)
         self.data_config = dict(model.hparams.data_config)
         self.image_size = int(self.data_config["image_size"])
         self.channels = int(self.data_config["channels"])
@@ -90,6 +93,9 @@ class AUDetector:
         self.transform = eval_transform(
             self.image_size, self.channels, self.clahe, self.mean, self.std
         )
+        #: How the training crops were cut, for the predict loop to cut faces alike (``None``:
+        #: not recorded, or not a geometry au cuts, e.g. the synthetic renders).
+        self.crop_geometry = CropGeometry.from_dict(self.data_config.get("crop_geometry"))
         self._plan_outputs(self.runtime.output_names, emotions)
 
     def _plan_outputs(self, names: Sequence[str], emotions: Sequence[str]) -> None:

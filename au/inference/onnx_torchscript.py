@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from au.models.module import AULitModule
+from au.tasks.decision import au_thresholds
 
 INPUT_NAME = "images"
 #: The AU present/absent output, appended where the task has AU occurrence.
@@ -51,7 +52,7 @@ class InferenceModel(nn.Module):
     def __init__(self, module: AULitModule, occurrence_threshold: float = 2.0):
         super().__init__()
         self.backbone, self.head, self.task = module.backbone, module.head, module.task
-        self.register_buffer("thresholds", module.thresholds.detach().clone().float())  # (A,)
+        self.register_buffer("thresholds", au_thresholds(module).clone().float())  # (A,)
         self.occurrence_threshold = float(occurrence_threshold)
         names = tuple(module.task.inference_names)
         self.decided_from = next((name for name in DECIDED_FROM if name in names), None)

@@ -15,6 +15,7 @@ from pathlib import Path
 from au.aus import au_name
 from au.inference.onnx_torchscript import DECISIONS, INPUT_NAME, InferenceModel
 from au.models.module import AULitModule
+from au.tasks.decision import au_thresholds
 
 #: What each output holds, for the sidecar.
 OUTPUT_MEANINGS = {
@@ -51,7 +52,7 @@ def write_sidecar(path: Path, model: InferenceModel, module: AULitModule, **extr
     if model.decided_from is not None:
         sidecar |= {"aus": list(module.aus), "au_names": [au_name(au) for au in module.aus]}
     if model.decided_from == "au_probabilities":
-        sidecar["thresholds"] = [round(float(t), 6) for t in module.thresholds]
+        sidecar["thresholds"] = [round(float(t), 6) for t in au_thresholds(module)]
     if model.decided_from == "intensities":
         sidecar["occurrence_threshold"] = model.occurrence_threshold
     sidecar |= {
@@ -70,6 +71,8 @@ def write_sidecar(path: Path, model: InferenceModel, module: AULitModule, **extr
         "outputs": describe_outputs(model, list(module.aus)),
         **extra,
     }
+    if config.get("crop_geometry"):  # how the training faces were cut (au.alignment.cut_face)
+        sidecar["crop_geometry"] = config["crop_geometry"]
     sidecar_path = sidecar_path_of(path)
     staging = sidecar_path.with_name(f".{sidecar_path.name}.{os.getpid()}.tmp")
     staging.write_text(json.dumps(sidecar, indent=2) + "\n")

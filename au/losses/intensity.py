@@ -7,6 +7,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from au.losses.masking import full_mask, masked_mean
+from au.losses.registry import register_loss
 
 #: Highest intensity code (FACS A-E coded as 1-5; 0 is absent).
 MAX_INTENSITY = 5
@@ -56,3 +57,24 @@ class IntensityRegressionLoss(nn.Module):
         else:
             errors = F.smooth_l1_loss(outputs, targets, reduction="none", beta=self.beta)
         return masked_mean(errors, mask)
+
+
+@register_loss("mse", target="intensity")
+class IntensityMSELoss(IntensityRegressionLoss):
+    """``task.loss=mse``: masked squared error of the regression head's estimates."""
+
+    #: The intensity head this loss trains (:class:`au.tasks.intensity.IntensityHead`).
+    head_mode = "regression"
+
+    def __init__(self):
+        super().__init__("mse")
+
+
+@register_loss("smooth_l1", target="intensity")
+class IntensitySmoothL1Loss(IntensityRegressionLoss):
+    """``task.loss=smooth_l1``: masked Huber loss, quadratic below ``beta`` (intensity units)."""
+
+    head_mode = "regression"
+
+    def __init__(self, beta: float = 1.0):
+        super().__init__("smooth_l1", beta)

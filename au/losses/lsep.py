@@ -10,7 +10,7 @@ from au.losses.masking import full_mask
 from au.losses.registry import register_loss
 
 
-@register_loss("lsep")
+@register_loss("lsep", ranking=True)
 class LSEPLoss(nn.Module):
     """``L = log(1 + Σ_{v∉Y} Σ_{u∈Y} exp(f_v - f_u))`` per sample, averaged over samples.
 

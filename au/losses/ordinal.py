@@ -15,6 +15,7 @@ from torch import nn
 
 from au.losses.intensity import MAX_INTENSITY, check_intensity_targets
 from au.losses.masking import full_mask, masked_mean
+from au.losses.registry import register_loss
 
 
 def exceedance_targets(targets: torch.Tensor, num_thresholds: int = MAX_INTENSITY) -> torch.Tensor:
@@ -36,12 +37,16 @@ def ordinal_decode(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return exceed.sum(-1), (exceed > 0.5).sum(-1)
 
 
+@register_loss("ordinal", target="intensity")
 class OrdinalIntensityLoss(nn.Module):
     """Masked CORAL loss: binary cross-entropy of each "``y > k``" logit, summed over ``k``.
 
     ``L = -Σ_k [1[y > k]·log σ(z_k) + 1[y <= k]·log(1 - σ(z_k))]`` per coded (sample, AU) entry,
     averaged over coded entries. Uncoded entries never count.
     """
+
+    #: The intensity head this loss trains: CORAL cut-points (B, A, K-1).
+    head_mode = "ordinal"
 
     def forward(
         self, outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None

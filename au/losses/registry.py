@@ -6,6 +6,12 @@ arguments. Every module of this package is imported on first use, so nothing els
 edit: ``loss=<name>`` trains with it, checkpoints rebuild it by name, and the config check
 (:mod:`au.run.config_keys`) accepts exactly its constructor's arguments.
 
+A loss declares what it trains (``target``): ``"occurrence"`` (AU logits against 0/1 labels,
+``loss=`` under ``task=au``/``joint``), ``"intensity"`` (``task.loss`` of ``task=intensity``) or
+``"emotion"`` (the emotion head's); and whether it only ranks the AUs of a frame (``ranking``:
+the ``auto`` decision step then gives it a per-frame threshold). A task builds its loss with
+:func:`build_loss` and names the target it needs, so a loss of another kind is refused by name.
+
 A loss that needs numbers from the training labels (weighted BCE's per-AU positive weights)
 defines a classmethod ``options_from_training_labels(labels, mask, options) -> dict``; the
 returned keyword arguments are added to its config (and so saved in the checkpoint).
@@ -13,6 +19,7 @@ returned keyword arguments are added to its config (and so saved in the checkpoi
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable, Mapping
 
@@ -23,11 +30,33 @@ from au.registry import Registry
 
 #: Name -> class of every registered loss.
 LOSSES: Registry[type[nn.Module]] = Registry("loss", "au.losses")
+#: What a loss can train (its declared ``target``).
+TARGETS = ("occurrence", "intensity", "emotion")
 
 
-def register_loss(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator: make a loss available as ``loss=<name>`` / ``{"name": name}``."""
-    return LOSSES.register(name)
+def register_loss(
+    name: str, *, target: str = "occurrence", ranking: bool = False
+) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: make a loss available by ``name`` (``loss=<name>`` for occurrence).
+
+    Args:
+        name: The config name.
+        target: What it trains, one of :data:`TARGETS`.
+        ranking: Whether it only orders the AUs of a frame (no per-AU threshold is meaningful).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"loss {name!r}: target {target!r} is not one of {TARGETS}")
+
+    def register(cls: type[nn.Module]) -> type[nn.Module]:
+        cls.target, cls.ranking = target, ranking
+        return LOSSES.register(name)(cls)
+
+    return register
+
+
+def losses_for(target: str) -> list[str]:
+    """The names of the registered losses that train ``target``."""
+    return sorted(name for name, cls in registered_losses().items() if cls.target == target)
 
 
 def registered_losses() -> dict[str, type[nn.Module]]:
@@ -72,10 +101,25 @@ def loss_label(config: Mapping) -> str | None:
     return f"{name}({', '.join(changed)})" if changed else name
 
 
-def build_loss(config: Mapping) -> nn.Module:
-    """Instantiate a loss from ``{"name": ..., **kwargs}``."""
+def build_loss(config: Mapping, target: str = "occurrence", key: str = "loss") -> nn.Module:
+    """Instantiate a loss from ``{"name": ..., **kwargs}``; it must train ``target``.
+
+    Raises:
+        ValueError: If the name is unknown or its loss trains another target (``key`` is the
+            config key that chose it, for the message).
+    """
     options = dict(config)
-    return loss_class(options.pop("name", None))(**options)
+    name = options.pop("name", None)
+    cls = registered_losses().get(name)
+    if cls is None or cls.target != target:
+        choices = losses_for(target)
+        close = difflib.get_close_matches(str(name), choices, n=1)
+        what = "is not a registered loss" if cls is None else f"trains {cls.target}"
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ValueError(
+            f"{key}={name!r} {what}; the {target} losses are {', '.join(choices)}{hint}"
+        )
+    return cls(**options)
 
 
 def options_from_training_labels(config: Mapping, labels: torch.Tensor, mask: torch.Tensor) -> dict:

@@ -1,26 +1,22 @@
-"""AULitModule: backbone ▸ head ▸ loss, with per-AU metrics and tuned thresholds."""
+"""AULitModule: backbone ▸ the task's head ▸ the task's loss; the task keeps its own state.
+
+The module knows no task: the task (:mod:`au.tasks`) builds the head, the loss and the state it
+keeps in the checkpoint (``task_state``: the AU decision step's thresholds), and decides what
+evaluation stores and logs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import lightning as L  # noqa: N812
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics import CatMetric
 
-from au.evaluation.occurrence_metrics import (
-    bagged_thresholds,
-    per_au_metrics,
-    select_thresholds,
-    shrink_thresholds,
-)
-from au.losses import build_loss
 from au.models.backbone import create_backbone, feature_width, group_module_names
 from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
-from au.models.decision import DECISION_STEPS, FrameThresholdEstimator, resolve_decision
 from au.tasks.registry import build_task
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -65,27 +61,26 @@ def _first_occurrence(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return unique, first
 
 
+#: Where the AU decision buffers sat in checkpoints written before the task kept them.
+_OLD_DECISION_KEYS = ("thresholds", "tuned", "frame_threshold")
+
+
 class AULitModule(L.LightningModule):
-    """Multi-label AU detector: a timm backbone, the paper's head, one of the AU losses.
+    """A timm backbone under a task's head (AU occurrence: the paper's head and an AU loss).
 
     Args:
         aus: AU keys in output order.
         backbone: Keyword arguments of :func:`au.models.backbone.create_backbone`.
         head: Keyword arguments of :class:`au.tasks.head.AUHead` (``dropout``).
-        loss: ``{"name": a registered loss, **kwargs}`` (:mod:`au.losses.registry`: bce,
-            weighted_bce, lsep, pr, focal, asl, zlpr).
+        loss: ``{"name": a registered occurrence loss, **kwargs}`` (:mod:`au.losses.registry`:
+            bce, weighted_bce, lsep, pr, focal, asl, zlpr); read by the AU tasks only.
         optimizer: ``{"name": "adam", "lr": head lr, "finetune_lr": backbone lr, **the
             optimizer's keyword arguments (e.g. weight_decay)}``. The head's stage-2 rate is
             the schedule's (``schedule.head_finetune_lr``).
         data_config: Preprocessing a checkpoint's users need (image_size, channels, mean, std).
         channels_last: Use the channels-last memory format (faster convolutions on CPU/GPU).
-        decision: ``{"name": "auto", "per_au" or "frame_threshold", "min_positives": 5}``:
-            how scores become decisions (:mod:`au.models.decision`), fitted on the validation
-            frames after every validation epoch. With ``per_au``, an AU with fewer than
-            ``min_positives`` validation positives keeps 0.5 and is reported as untuned, and
-            ``shrink_positives`` (k) pulls each tuned threshold toward 0.5 by ``k / (n + k)``
-            of the way in logit units, n its validation positives
-            (:func:`~au.evaluation.occurrence_metrics.shrink_thresholds`).
+        decision: The AU decision step's settings (:class:`~au.tasks.decision.AUDecision`),
+            fitted on the validation frames after every validation epoch; AU tasks only.
         task: ``{"name": "au" (default), "intensity", "emotion" or "joint", **options}``
             (:mod:`au.tasks`): the head, its loss, what evaluation keeps and logs. ``loss`` and
             ``decision`` are the AU head's (``au``, ``joint``).
@@ -109,24 +104,14 @@ class AULitModule(L.LightningModule):
         self.task = build_task(task)
         self.backbone = create_backbone(**backbone)
         self.head = self.task.build_head(feature_width(self.backbone), len(self.aus), head or {})
-        self.loss_fn = build_loss(loss or {"name": "bce"})
+        self.loss_fn = self.task.build_loss(loss)
+        self.task_state = self.task.build_state(len(self.aus), loss, decision)
         self.optimizer_config = {
             "name": "adam",
             "lr": 1e-3,
             "finetune_lr": 1e-5,
             **(optimizer or {}),
         }
-        self.decision = {"name": "per_au", "min_positives": 5, **(decision or {})}
-        if self.decision["name"] not in DECISION_STEPS:
-            raise ValueError(
-                f"model.decision.name={self.decision['name']!r}: choose one of {DECISION_STEPS}"
-            )
-        loss_name = (loss or {"name": "bce"}).get("name", "bce")
-        self.decision["name"] = resolve_decision(self.decision["name"], loss_name)
-        self.register_buffer("thresholds", torch.full((len(self.aus),), 0.5))
-        #: 1 where the threshold was tuned on validation, 0 where it kept 0.5.
-        self.register_buffer("tuned", torch.zeros(len(self.aus)))
-        self.frame_threshold = FrameThresholdEstimator(len(self.aus))
         keys = self.task.stored_keys
         self.val_store, self.test_store = PredictionStore(keys), PredictionStore(keys)
         self.test_results: dict = {}
@@ -212,42 +197,6 @@ class AULitModule(L.LightningModule):
         self.log(f"{split}/loss", loss, batch_size=len(batch["index"]), sync_dist=True)
         store.update(batch["index"], **self.task.stored(self, outputs, batch))
 
-    def fit_decision(self, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> None:
-        """Fit the decision step (thresholds, or the frame-threshold estimator) on validation."""
-        probs = torch.sigmoid(logits.double())
-        min_positives = int(self.decision.get("min_positives", 1))
-        samples = int(self.decision.get("bootstrap", 0))
-        if samples > 0:
-            thresholds, val_f1 = bagged_thresholds(probs, labels, mask, samples, 0, min_positives)
-        else:
-            thresholds, val_f1 = select_thresholds(probs, labels, mask, min_positives=min_positives)
-        prior = float(self.decision.get("shrink_positives", 0))
-        thresholds = shrink_thresholds(thresholds.double(), labels, mask, prior)
-        self.thresholds.copy_(thresholds.to(self.thresholds))
-        self.tuned.copy_((~val_f1.isnan()).to(self.tuned))
-        if self.decision["name"] == "frame_threshold":
-            self.frame_threshold.fit(logits, labels, mask)
-
-    def decide(self, logits: torch.Tensor) -> torch.Tensor:
-        """Present/absent decisions (N, A) of logits (N, A) by the model's decision step."""
-        if self.decision["name"] == "frame_threshold":
-            return self.frame_threshold.decide(logits)
-        return torch.sigmoid(logits.double()) >= self.thresholds.to(logits.device).double()
-
-    def score(self, out: dict[str, torch.Tensor]) -> dict:
-        """Metrics of collected predictions at the model's decisions (``tuned``) and at 0.5."""
-        probs = torch.sigmoid(out["logits"].double())
-        labels, mask = out["labels"], out["mask"]
-        decisions = self.decide(out["logits"].to(self.thresholds.device)).cpu()
-        thresholds = self.thresholds.cpu()
-        tuned = per_au_metrics(probs, labels, mask, self.aus, thresholds, decisions=decisions)
-        fixed = per_au_metrics(probs, labels, mask, self.aus, 0.5)
-        return {"tuned": tuned, "fixed": fixed, "probs": probs, "decisions": decisions}
-
-    def untuned_aus(self) -> list[str]:
-        """AUs whose per-AU threshold kept the default 0.5 (too few validation positives)."""
-        return [au for au, tuned in zip(self.aus, self.tuned.tolist(), strict=True) if not tuned]
-
     def on_validation_epoch_end(self) -> None:
         """The task fits its decision step on validation and logs its metrics.
 
@@ -260,22 +209,17 @@ class AULitModule(L.LightningModule):
         """The task logs test metrics (AU: at the validation-fitted decisions and at 0.5)."""
         self.test_results = self.task.test_end(self, self.test_store.compute())
 
-    def _log_table(self, split: str, tuned: pd.DataFrame, fixed: pd.DataFrame) -> None:
-        average = tuned.iloc[-1]
-        values = {
-            f"{split}/f1": average["f1"],
-            f"{split}/f1@0.5": fixed.iloc[-1]["f1"],
-            f"{split}/auc": average["roc_auc"],
-        }
-        for row in tuned.iloc[:-1].itertuples():
-            values[f"{split}/f1/{row.au}"] = row.f1
-            values[f"{split}/auc/{row.au}"] = row.roc_auc
-        values = {k: float(v) for k, v in values.items() if pd.notna(v)}
-        headline = values.pop(f"{split}/f1", 0.0)
-        self.log_dict(values)
-        self.log(f"{split}/f1", headline, prog_bar=True)
-
     # ---- checkpoints -------------------------------------------------------------------
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Move a checkpoint's AU decision buffers into ``task_state``.
+
+        Checkpoints written before the task kept them hold ``thresholds``, ``tuned`` and
+        ``frame_threshold.*`` on the module itself.
+        """
+        state = checkpoint.get("state_dict", {})
+        for key in [k for k in state if k.split(".")[0] in _OLD_DECISION_KEYS]:
+            state[f"task_state.{key}"] = state.pop(key)
+
     @classmethod
     def load_detector(cls, path: str | Path, map_location: str = "cpu") -> AULitModule:
         """Load a trained detector for inference; no ImageNet weights are needed.

@@ -22,7 +22,7 @@ import typing
 from omegaconf import DictConfig, OmegaConf
 
 from au.errors import ConfigValueError
-from au.run.config_keys import section_parameters, unknown_keys
+from au.run.config_keys import ignored_sections, section_parameters, unknown_keys
 from au.run.config_ranges import Range, range_of
 
 #: Keys outside the sections typed by code (mostly other commands' own), with their types.
@@ -37,7 +37,7 @@ TOP_LEVEL_TYPES: dict[str, object] = {
     "batch_size": int,
     "every": int,
     "max_frames": int | None,
-    "margin": float,
+    "margin": float | None,
     "detect_every": int,
     "smoothing": float,
     "haar.scale_factor": float,
@@ -62,7 +62,7 @@ def check_config_values(config: DictConfig) -> None:
         ConfigValueError: Listing every wrong key, one line each, with what was expected.
     """
     unknown = unknown_keys(config)  # au.run.config_keys: keys the receiving code does not take
-    problems = list(unknown.values())
+    problems = list(unknown.values()) + ignored_sections(config)
     declared = declared_types(config)
     for key in dotted_keys(OmegaConf.to_container(config, resolve=False)):
         annotation, bounds = declared.get(key), range_of(key)

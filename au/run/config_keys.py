@@ -12,7 +12,7 @@ edit here:
 - ``model.backbone``: :func:`~au.models.backbone.create_backbone`; ``model.head``:
   :class:`~au.tasks.head.AUHead`; ``model.loss``: the registered loss's constructor
   (:mod:`au.losses.registry`); ``model.optimizer``: :data:`OPTIMIZER_KEYS` and the torch
-  optimizer's arguments; ``model.decision``: :data:`DECISION_KEYS`;
+  optimizer's arguments; ``model.decision``: :class:`~au.tasks.decision.AUDecision`;
 - ``trainer``: ``lightning.Trainer``; ``task``: the registered task's constructor.
 
 A constructor's ``**kwargs`` is followed to the parent constructor it is passed on to; a class
@@ -33,9 +33,11 @@ from torch import nn
 from au.callbacks.two_stage import TwoStageFineTuning
 from au.data.datamodule import AUDataModule
 from au.data.synthetic import SyntheticConfig
-from au.losses.registry import registered_losses
+from au.losses.registry import losses_for, registered_losses
 from au.models.backbone import create_backbone
 from au.models.module import OPTIMIZERS
+from au.run.config import CONFIG_DIR
+from au.tasks.decision import AUDecision
 from au.tasks.head import AUHead
 from au.tasks.registry import registered_tasks
 
@@ -52,8 +54,6 @@ def fixed_keys(**types: object) -> Parameters:
 MODEL_KEYS = fixed_keys(
     backbone=dict, head=dict, loss=dict, optimizer=dict, decision=dict, channels_last=bool
 )
-#: ``model.decision``: read by :class:`~au.models.module.AULitModule` from a plain dict.
-DECISION_KEYS = fixed_keys(name=str, min_positives=int, bootstrap=int, shrink_positives=float)
 OPTIMIZER_KEYS = fixed_keys(name=str, lr=float, finetune_lr=float)
 NAME_KEY = fixed_keys(name=str)
 #: Arguments the builders pass themselves, so a config may not set them.
@@ -83,7 +83,7 @@ def unknown_keys(config: DictConfig) -> dict[str, str]:
                 path = f"{section}.{key}"
                 problems[path] = describe_unknown(path, key, accepted)
     choices = {
-        "model.loss.name": registered_losses(),
+        "model.loss.name": losses_for("occurrence"),
         "model.optimizer.name": OPTIMIZERS,
         "task.name": registered_tasks(),
     }
@@ -107,10 +107,59 @@ def section_parameters(config: DictConfig) -> dict[str, Parameters | None]:
         "model.head": parameters(AUHead),
         "model.loss": with_keys(NAME_KEY, parameters(loss)) if loss else None,
         "model.optimizer": with_keys(parameters(optimizer), OPTIMIZER_KEYS) if optimizer else None,
-        "model.decision": DECISION_KEYS,
+        "model.decision": decision_keys(),
         "trainer": parameters(L.Trainer),
         "task": with_keys(NAME_KEY, parameters(task)) if task else None,
     }
+
+
+def decision_keys() -> Parameters | None:
+    """``model.decision``'s keys: :class:`~au.tasks.decision.AUDecision`'s, less the loss.
+
+    The AU task passes the loss (``model.loss.name``) itself.
+    """
+    accepted = parameters(AUDecision)
+    return None if accepted is None else {k: v for k, v in accepted.items() if k != "loss"}
+
+
+#: ``model.*`` sections some tasks do not read, with their config group (``loss=``).
+TASK_SECTIONS = {"loss": "loss", "decision": "decision"}
+
+
+def ignored_sections(config: DictConfig) -> list[str]:
+    """One line per ``model.loss`` / ``model.decision`` set under a task that does not read it.
+
+    A section counts as set when it differs from its group's default in ``configs/fit.yaml``
+    (``loss: bce``, ``decision: auto``), however it was set (``loss=lsep``, an experiment,
+    ``model.decision.bootstrap=5``); the task's :attr:`~au.tasks.base.Task.model_sections`
+    says what it reads.
+    """
+    task = registered_tasks().get(OmegaConf.select(config, "task.name", default=None))
+    if task is None:
+        return []
+    lines = []
+    for section, group in TASK_SECTIONS.items():
+        value = OmegaConf.select(config, f"model.{section}", default=None)
+        if section in task.model_sections or not isinstance(value, DictConfig):
+            continue
+        if OmegaConf.to_container(value, resolve=True) != group_default(group):
+            lines.append(
+                f"model.{section}: task={task.name} does not read it (its loss and decisions are "
+                f"its own); drop the {group}= / model.{section}.* override"
+            )
+    return lines
+
+
+def group_default(group: str) -> dict:
+    """The ``model.<group>`` section set by the default option of ``group`` in fit.yaml."""
+    defaults = OmegaConf.load(CONFIG_DIR / "fit.yaml").defaults
+    option = next(
+        entry[group]
+        for entry in defaults
+        if isinstance(entry, DictConfig | dict) and group in entry
+    )
+    node = OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml")
+    return OmegaConf.to_container(node, resolve=True)
 
 
 def with_keys(first: Parameters | None, second: Parameters | None) -> Parameters | None:

@@ -1,22 +1,25 @@
 """AU occurrence (``task=au``, the default): one sigmoid per AU.
 
-The loss is ``model.loss`` (the ``loss`` group), decisions are fitted on validation
-(``model.decision``), and :class:`~au.evaluation.occurrence.AUOccurrenceEvaluator` reports F1
-and ROC-AUC.
-
-The decision step and the metric tables stay methods of
-:class:`~au.models.module.AULitModule` (``fit_decision``, ``decide``, ``score``), which
-``au.evaluate``, ``au.predict`` and the export use on any checkpoint; this task calls them.
+The loss is ``model.loss`` (the ``loss`` group: a registered occurrence loss), decisions are
+fitted on validation by the task's state (``model.decision``:
+:class:`~au.tasks.decision.AUDecision`, kept in the checkpoint as ``module.task_state``), and
+:class:`~au.evaluation.occurrence.AUOccurrenceEvaluator` reports F1 and ROC-AUC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import pandas as pd
 import torch
 from torch import nn
 
 from au.evaluation.evaluator import CombinedEvaluator, Evaluator
 from au.evaluation.occurrence import AUOccurrenceEvaluator
+from au.evaluation.occurrence_metrics import per_au_metrics
+from au.losses.registry import build_loss
 from au.tasks.base import Task
+from au.tasks.decision import AUDecision
 from au.tasks.emotion import readout_evaluator
 from au.tasks.head import AUHead
 from au.tasks.registry import register_task
@@ -31,6 +34,17 @@ class AUTask(Task):
     stored_keys = ("logits", "labels", "mask")
     inference_names = ("au_probabilities",)
     has_decision_step = True
+    model_sections = ("loss", "decision")
+
+    def build_loss(self, config: Mapping | None) -> nn.Module:
+        """``model.loss``: a registered occurrence loss (``bce`` when none is given)."""
+        self.loss_fn = build_loss(config or {"name": "bce"}, "occurrence")
+        return self.loss_fn
+
+    def build_state(self, num_aus: int, loss: Mapping | None, decision: Mapping | None):
+        """The decision step (:class:`AUDecision`), resolved for the loss."""
+        loss_name = (loss or {}).get("name", "bce")
+        return AUDecision(num_aus, loss=loss_name, **dict(decision or {}))
 
     def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
         """The paper's head: one logit per AU (B, A)."""
@@ -38,7 +52,7 @@ class AUTask(Task):
 
     def loss(self, module, outputs: torch.Tensor, batch: dict) -> torch.Tensor:
         """``model.loss`` of AU logits (B, A) against the labels, masked where uncoded."""
-        return module.loss_fn(outputs, batch["labels"], batch["mask"])
+        return self.loss_fn(outputs, batch["labels"], batch["mask"])
 
     def stored(self, module, outputs: torch.Tensor, batch: dict) -> dict[str, torch.Tensor]:
         """AU logits, labels and masks (B, A)."""
@@ -47,19 +61,19 @@ class AUTask(Task):
     def validation_end(self, module, out: dict[str, torch.Tensor]) -> None:
         """Fit the decision step; log F1 at it and at 0.5, and ROC-AUC, per AU and averaged."""
         if not module.trainer.sanity_checking:
-            module.fit_decision(out["logits"], out["labels"], out["mask"])
-        scores = module.score(out)
-        module._log_table("val", scores["tuned"], scores["fixed"])
+            self.fit_decision(module, out)
+        scores = score(module, out)
+        log_table(module, "val", scores["tuned"], scores["fixed"])
 
     def fit_decision(self, module, out: dict[str, torch.Tensor]) -> None:
-        """Fit the module's thresholds (or frame-threshold estimator) on stored AU outputs."""
-        device = module.thresholds.device
-        module.fit_decision(*(out[key].to(device) for key in ("logits", "labels", "mask")))
+        """Fit the thresholds (or the frame-threshold function) on stored AU outputs."""
+        device = module.task_state.thresholds.device
+        module.task_state.fit(*(out[key].to(device) for key in ("logits", "labels", "mask")))
 
     def test_end(self, module, out: dict[str, torch.Tensor]) -> dict:
         """Log test metrics at the validation-fitted decisions and at 0.5."""
-        results = {**module.score(out), **out}
-        module._log_table("test", results["tuned"], results["fixed"])
+        results = {**score(module, out), **out}
+        log_table(module, "test", results["tuned"], results["fixed"])
         return results
 
     def evaluator(self, module, datamodule, split: str, figure_dir=None) -> Evaluator:
@@ -78,3 +92,32 @@ class AUTask(Task):
     def inference_outputs(self, module, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """``au_probabilities`` (B, A): the sigmoid of the AU logits."""
         return {"au_probabilities": torch.sigmoid(outputs)}
+
+
+def score(module, out: dict[str, torch.Tensor]) -> dict:
+    """Metrics of stored AU outputs at the module's decisions (``tuned``) and at 0.5."""
+    state = module.task_state
+    probs = torch.sigmoid(out["logits"].double())
+    labels, mask = out["labels"], out["mask"]
+    decisions = state.decide(out["logits"].to(state.thresholds.device)).cpu()
+    thresholds = state.thresholds.cpu()
+    tuned = per_au_metrics(probs, labels, mask, module.aus, thresholds, decisions=decisions)
+    fixed = per_au_metrics(probs, labels, mask, module.aus, 0.5)
+    return {"tuned": tuned, "fixed": fixed, "probs": probs, "decisions": decisions}
+
+
+def log_table(module, split: str, tuned: pd.DataFrame, fixed: pd.DataFrame) -> None:
+    """Log F1 at the decisions and at 0.5 and ROC-AUC, averaged (``<split>/f1``) and per AU."""
+    average = tuned.iloc[-1]
+    values = {
+        f"{split}/f1": average["f1"],
+        f"{split}/f1@0.5": fixed.iloc[-1]["f1"],
+        f"{split}/auc": average["roc_auc"],
+    }
+    for row in tuned.iloc[:-1].itertuples():
+        values[f"{split}/f1/{row.au}"] = row.f1
+        values[f"{split}/auc/{row.au}"] = row.roc_auc
+    values = {k: float(v) for k, v in values.items() if pd.notna(v)}
+    headline = values.pop(f"{split}/f1", 0.0)
+    module.log_dict(values)
+    module.log(f"{split}/f1", headline, prog_bar=True)

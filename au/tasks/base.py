@@ -8,8 +8,12 @@ A task gives
 
 - the targets the dataset returns beside ``labels``/``mask`` (:meth:`Task.targets`), and
   whether the data must code AUs (:attr:`Task.needs_au_labels`);
-- the head on the backbone's pooled features (:meth:`Task.build_head`) and its loss
-  (:meth:`Task.loss`);
+- the head on the backbone's pooled features (:meth:`Task.build_head`), the loss it trains
+  with (:meth:`Task.build_loss`, a registered loss of the target the task trains, and
+  :meth:`Task.loss`), and the state it keeps in the checkpoint beside the head
+  (:meth:`Task.build_state`: the AU decision step's thresholds); the ``model.*`` sections it
+  reads besides backbone, head and optimizer (:attr:`Task.model_sections`: a run that sets
+  another, e.g. ``loss=lsep`` under ``task=emotion``, is refused);
 - what each evaluation step keeps (:meth:`Task.stored`), the validation decision step and the
   logged validation / test metrics (:meth:`Task.validation_end`, :meth:`Task.test_end`); the
   checkpoint monitor is set by the task's config (``schedule.monitor`` in ``configs/task/``);
@@ -49,6 +53,9 @@ class Task(ABC):
     #: Whether the task decides by a step fitted on validation (AU thresholds), which
     #: :meth:`fit_decision` re-fits.
     has_decision_step: bool = False
+    #: The ``model.*`` sections the task reads besides backbone, head and optimizer
+    #: (``loss``, ``decision``); a run that sets another is refused (au.run.config_checks).
+    model_sections: tuple[str, ...] = ()
 
     def targets(self, index, aus: list[str]) -> dict[str, np.ndarray]:
         """Per-row targets (N, ...) of an :class:`~au.data.index.AUIndex` beyond AU labels."""
@@ -61,6 +68,23 @@ class Task(ABC):
     @abstractmethod
     def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
         """The head on pooled backbone features (B, F)."""
+
+    @abstractmethod
+    def build_loss(self, config: Mapping | None) -> nn.Module:
+        """The training loss (a registered loss, :mod:`au.losses.registry`).
+
+        ``config`` is ``model.loss``; a task that does not list ``loss`` in
+        :attr:`model_sections` trains with its own and ignores it.
+        """
+
+    def build_state(
+        self, num_aus: int, loss: Mapping | None, decision: Mapping | None
+    ) -> nn.Module:
+        """What the task keeps in the checkpoint beside the head (``module.task_state``).
+
+        ``loss`` and ``decision`` are ``model.loss`` and ``model.decision``. None by default.
+        """
+        return nn.Module()
 
     def init_from_data(self, module, datamodule) -> None:
         """Start the head at the training data's prior (a fresh fit only, never on resume)."""

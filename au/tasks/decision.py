@@ -18,6 +18,9 @@ a decision rule it supports. au gives it a per-frame threshold instead:
 Li, Song & Luo pair LSEP with a different decision step, their label-decision module: a small
 network trained on the CNN's image features, with one branch that estimates the number of
 labels (label count) and one that estimates a threshold per label. au does not implement it.
+
+The AU task owns the step's state (:class:`AUDecision`: the thresholds, which AUs were tuned,
+the frame-threshold weights); the Lightning module only holds it as ``module.task_state``.
 """
 
 from __future__ import annotations
@@ -25,17 +28,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from au.evaluation.occurrence_metrics import (
+    bagged_thresholds,
+    select_thresholds,
+    shrink_thresholds,
+)
+from au.losses.registry import loss_class
+
 #: The decision steps ``model.decision.name`` chooses from.
 DECISION_STEPS = ("auto", "per_au", "frame_threshold")
-#: Losses that only rank the AUs of a frame: ``auto`` gives them the frame-threshold step.
-RANKING_LOSSES = ("lsep",)
 
 
 def resolve_decision(name: str, loss_name: str) -> str:
-    """``auto`` becomes ``frame_threshold`` for a ranking loss and ``per_au`` otherwise."""
+    """``auto`` becomes ``frame_threshold`` for a ranking loss and ``per_au`` otherwise.
+
+    Whether a loss only ranks is what it declares when registered (``ranking=True``: LSEP).
+    """
     if name != "auto":
         return name
-    return "frame_threshold" if loss_name in RANKING_LOSSES else "per_au"
+    return "frame_threshold" if loss_class(loss_name).ranking else "per_au"
 
 
 def frame_targets(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -111,3 +122,88 @@ class FrameThresholdEstimator(nn.Module):
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         """Present/absent decisions (N, A): a logit above its frame's threshold."""
         return logits > self(logits)[:, None]
+
+
+class AUDecision(nn.Module):
+    """The AU task's decision state: per-AU thresholds or the frame-threshold function.
+
+    Everything is a buffer, so a checkpoint carries it. ``config`` keeps the settings.
+
+    Args:
+        num_aus: Number of AU outputs.
+        loss: The AU loss's name (``auto`` resolves by whether it only ranks).
+        name: ``auto``, ``per_au`` or ``frame_threshold`` (see the module docstring).
+        min_positives: An AU with fewer validation positives keeps 0.5 and is reported as
+            untuned (``per_au``).
+        bootstrap: Bag the per-AU thresholds over this many bootstrap samples (0: no bagging).
+        shrink_positives: Pull each tuned threshold toward 0.5 by ``k / (n + k)`` of the way in
+            logit units, n its validation positives
+            (:func:`~au.evaluation.occurrence_metrics.shrink_thresholds`).
+
+    Raises:
+        ValueError: If ``name`` is not a decision step.
+    """
+
+    def __init__(
+        self,
+        num_aus: int,
+        loss: str = "bce",
+        name: str = "auto",
+        min_positives: int = 5,
+        bootstrap: int = 0,
+        shrink_positives: float = 0.0,
+    ):
+        super().__init__()
+        if name not in DECISION_STEPS:
+            raise ValueError(f"model.decision.name={name!r}: choose one of {DECISION_STEPS}")
+        self.name = resolve_decision(name, loss)
+        self.min_positives, self.bootstrap = int(min_positives), int(bootstrap)
+        self.shrink_positives = float(shrink_positives)
+        self.register_buffer("thresholds", torch.full((num_aus,), 0.5))
+        #: 1 where the threshold was tuned on validation, 0 where it kept 0.5.
+        self.register_buffer("tuned", torch.zeros(num_aus))
+        self.frame_threshold = FrameThresholdEstimator(num_aus)
+
+    def fit(self, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> None:
+        """Fit the thresholds (and the frame-threshold function) on validation (N, A)."""
+        probs = torch.sigmoid(logits.double())
+        if self.bootstrap > 0:
+            thresholds, val_f1 = bagged_thresholds(
+                probs, labels, mask, self.bootstrap, 0, self.min_positives
+            )
+        else:
+            thresholds, val_f1 = select_thresholds(
+                probs, labels, mask, min_positives=self.min_positives
+            )
+        thresholds = shrink_thresholds(thresholds.double(), labels, mask, self.shrink_positives)
+        self.thresholds.copy_(thresholds.to(self.thresholds))
+        self.tuned.copy_((~val_f1.isnan()).to(self.tuned))
+        if self.name == "frame_threshold":
+            self.frame_threshold.fit(logits, labels, mask)
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        """Present/absent decisions (N, A) of logits (N, A)."""
+        if self.name == "frame_threshold":
+            return self.frame_threshold.decide(logits)
+        return torch.sigmoid(logits.double()) >= self.thresholds.to(logits.device).double()
+
+    def untuned(self, aus: list[str]) -> list[str]:
+        """AUs whose per-AU threshold kept 0.5 (too few validation positives).
+
+        None for the frame-threshold step, which tunes no per-AU threshold.
+        """
+        if self.name != "per_au":
+            return []
+        return [au for au, tuned in zip(aus, self.tuned.tolist(), strict=True) if not tuned]
+
+
+def au_thresholds(module) -> torch.Tensor:
+    """The per-AU thresholds ``module`` decides by (A,), detached on the CPU.
+
+    A model whose task keeps no AU decision step (intensity, emotion) gets 0.5 each; nothing
+    decides by them there.
+    """
+    thresholds = getattr(module.task_state, "thresholds", None)
+    if thresholds is None:
+        return torch.full((len(module.aus),), 0.5)
+    return thresholds.detach().cpu()

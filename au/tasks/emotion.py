@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from au.data.datamodule import split_frames
@@ -22,6 +21,7 @@ from au.data.index import IndexFormatError
 from au.emotions import BASIC_EMOTIONS, parse_emotion
 from au.evaluation.emotion import EmotionEvaluator
 from au.evaluation.emotion_metrics import emotion_metrics
+from au.losses.cross_entropy import MaskedCrossEntropy
 from au.tasks.base import Task, log_scores
 from au.tasks.head import AUHead
 from au.tasks.registry import register_task
@@ -30,34 +30,6 @@ NOT_SUBJECT_INDEPENDENT = (
     "This split is NOT subject-independent (the data set has no subject ids; index.json "
     "subject_independent: false)"
 )
-
-
-class MaskedCrossEntropy(nn.Module):
-    """Cross-entropy of class logits (B, C) against class indices (B,), -1 left out.
-
-    A batch with no labelled frame gives 0 (still connected to the graph).
-
-    Args:
-        label_smoothing: Share of each target's probability spread evenly over the classes.
-        class_weights: Weight per class (C,) (``None``: all 1); the mean is weighted by them.
-    """
-
-    def __init__(self, label_smoothing: float = 0.0, class_weights: torch.Tensor | None = None):
-        super().__init__()
-        self.label_smoothing, self.class_weights = label_smoothing, class_weights
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy over the labelled frames."""
-        labelled = target >= 0
-        if not bool(labelled.any()):
-            return logits.sum() * 0.0
-        weight = None if self.class_weights is None else self.class_weights.to(logits)
-        return F.cross_entropy(
-            logits[labelled],
-            target[labelled].long(),
-            weight=weight,
-            label_smoothing=self.label_smoothing,
-        )
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
@@ -104,6 +76,10 @@ class EmotionTask(Task):
             raise ValueError(f"task.label_smoothing={label_smoothing}: expected a value in [0, 1)")
         self.class_balanced = class_balanced
         self.loss_fn = MaskedCrossEntropy(label_smoothing)
+
+    def build_loss(self, config: Mapping | None) -> nn.Module:
+        """The task's own ``cross_entropy``; ``model.loss`` is not read."""
+        return self.loss_fn
 
     def init_from_data(self, module, datamodule) -> None:
         """Class weights from the training labels (``class_balanced``); also on resume."""
@@ -230,7 +206,7 @@ def readout_evaluator(module, datamodule, split: str, figure_dir=None):
         BASIC_EMOTIONS,
         train_labels=train,
         frames=split_frames(datamodule, split),
-        readout=(module.aus, module.thresholds.detach().cpu()),
+        readout=(module.aus, module.task_state.thresholds.detach().cpu()),
         figure_dir=figure_dir,
         has_head=False,
     )

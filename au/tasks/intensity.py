@@ -14,6 +14,7 @@ The head is the paper's GAP → BatchNorm → ReLU → Dropout → FC with one o
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -22,8 +23,9 @@ from torch import nn
 
 from au.evaluation.intensity import IntensityEvaluator
 from au.evaluation.intensity_metrics import intensity_metrics
-from au.losses.intensity import MAX_INTENSITY, IntensityRegressionLoss
-from au.losses.ordinal import OrdinalIntensityLoss, exceedance_targets, ordinal_decode
+from au.losses.intensity import MAX_INTENSITY
+from au.losses.ordinal import exceedance_targets, ordinal_decode
+from au.losses.registry import build_loss
 from au.tasks.base import Task, log_scores
 from au.tasks.registry import register_task
 
@@ -105,17 +107,14 @@ class IntensityHead(nn.Module):
         self.cutpoint_gaps.copy_(_inverse_softplus(gaps))
 
 
-#: ``task.loss`` choices: the regression kinds and CORAL's ordinal loss (ordinal head).
-INTENSITY_LOSSES = ("mse", "smooth_l1", "ordinal")
-
-
 @register_task("intensity")
 class IntensityTask(Task):
     """``task=intensity``: one 0-5 estimate per AU, regression or ordinal, monitored by ICC.
 
     Args:
-        loss: ``mse`` or ``smooth_l1`` (regression head, :class:`IntensityRegressionLoss`) or
-            ``ordinal`` (CORAL cut-points, :class:`OrdinalIntensityLoss`).
+        loss: A registered intensity loss: ``mse`` or ``smooth_l1`` (regression head,
+            :mod:`au.losses.intensity`) or ``ordinal`` (CORAL cut-points,
+            :mod:`au.losses.ordinal`); its ``head_mode`` picks the head.
         beta: Where ``smooth_l1`` turns from quadratic to linear (intensity units).
     """
 
@@ -128,12 +127,13 @@ class IntensityTask(Task):
     default_occurrence_threshold: float = 2.0
 
     def __init__(self, loss: str = "mse", beta: float = 1.0):
-        if loss not in INTENSITY_LOSSES:
-            raise ValueError(f"task.loss={loss!r}: choose one of {', '.join(INTENSITY_LOSSES)}")
-        self.mode = "ordinal" if loss == "ordinal" else "regression"
-        self.loss_fn = (
-            OrdinalIntensityLoss() if loss == "ordinal" else IntensityRegressionLoss(loss, beta)
-        )
+        options = {"beta": beta} if loss == "smooth_l1" else {}
+        self.loss_fn = build_loss({"name": loss, **options}, "intensity", key="task.loss")
+        self.mode = self.loss_fn.head_mode
+
+    def build_loss(self, config: Mapping | None) -> nn.Module:
+        """The task's own intensity loss (``task.loss``); ``model.loss`` is not read."""
+        return self.loss_fn
 
     def targets(self, index, aus: list[str]) -> dict[str, np.ndarray]:
         """Coded intensities ``intensity`` (N, A); an occurrence-only index is refused."""

@@ -54,6 +54,7 @@ class JointTask(Task):
     stored_keys = (*AUTask.stored_keys, *EmotionTask.stored_keys)
     inference_names = (*AUTask.inference_names, *EmotionTask.inference_names)
     has_decision_step = True
+    model_sections = AUTask.model_sections
 
     def __init__(self, emotions: Sequence[str] = BASIC_EMOTIONS, emotion_weight: float = 1.0):
         if not emotion_weight >= 0:
@@ -68,6 +69,14 @@ class JointTask(Task):
     def check_targets(self, targets: Mapping[str, np.ndarray], where: str) -> None:
         """Raise if no row carries an emotion label."""
         self.emotion_task.check_targets(targets, where)
+
+    def build_loss(self, config: Mapping | None) -> nn.Module:
+        """The AU head's ``model.loss`` (the emotion head's cross-entropy is its own)."""
+        return self.au_task.build_loss(config)
+
+    def build_state(self, num_aus: int, loss: Mapping | None, decision: Mapping | None):
+        """The AU head's decision step."""
+        return self.au_task.build_state(num_aus, loss, decision)
 
     def build_head(self, in_features: int, num_aus: int, options: dict) -> nn.Module:
         """A :class:`JointHead`."""
@@ -105,7 +114,7 @@ class JointTask(Task):
 
         One merged result (AU tables, then emotion tables), headline ``macro_f1``.
         """
-        readout = (module.aus, module.thresholds.detach().cpu())
+        readout = (module.aus, module.task_state.thresholds.detach().cpu())
         occurrence = AUOccurrenceEvaluator.for_model(module, datamodule, split)
         emotion = self.emotion_task.emotion_evaluator(datamodule, split, readout, figure_dir)
         return CombinedEvaluator((occurrence, emotion), self.headline)
