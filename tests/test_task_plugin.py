@@ -84,3 +84,32 @@ def test_a_checkpoint_from_before_the_task_kept_its_thresholds_loads(tmp_path):
     loaded = AULitModule.load_detector(path)
     assert loaded.task_state.thresholds.tolist() == pytest.approx([0.2, 0.4, 0.9])
     assert loaded.task_state.untuned(AUS) == ["AU2"]
+
+
+def test_a_detector_reads_its_checkpoint_once(tmp_path, monkeypatch):
+    """Weights, hyper-parameters and the recorded positive threshold come from one read."""
+    from au.inference.detector import AUDetector
+    from au.models import checkpoint as checkpoint_module
+
+    module = module_of("intensity")
+    path = tmp_path / "intensity.ckpt"
+    torch.save(
+        {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "datamodule_hyper_parameters": {"data": {"positive_threshold": 3}},
+            "pytorch-lightning_version": lightning.__version__,
+        },
+        path,
+    )
+    reads = []
+    real_load = torch.load
+
+    def counting_load(*args, **kwargs):
+        reads.append(args[0])
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.torch, "load", counting_load)
+    detector = AUDetector.from_checkpoint(path)
+    assert reads == [path]
+    assert detector.occurrence_threshold == 3.0

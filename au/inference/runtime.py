@@ -50,14 +50,20 @@ MISSING = "does not exist"
 def occurrence_threshold_of(ckpt_path: Path | None, module: AULitModule) -> float:
     """Intensity at or above which an intensity model's AU counts as present.
 
-    The checkpoint's recorded ``data.positive_threshold``, else
+    The checkpoint's recorded ``data.positive_threshold`` (kept on a module loaded by
+    :meth:`~au.models.module.AULitModule.load_detector`, else read from ``ckpt_path``), else
     :attr:`IntensityTask.default_occurrence_threshold` (2, as DISFA and the synthetic set);
     other tasks never use it (the default, without reading the checkpoint).
     """
     default = IntensityTask.default_occurrence_threshold
-    if ckpt_path is None or "intensities" not in module.task.inference_names:
+    if "intensities" not in module.task.inference_names:
         return default
-    recorded = recorded_positive_threshold(read_checkpoint(ckpt_path))
+    if hasattr(module, "recorded_positive_threshold"):
+        recorded = module.recorded_positive_threshold
+    elif ckpt_path is not None:
+        recorded = recorded_positive_threshold(read_checkpoint(ckpt_path))
+    else:
+        return default
     return default if recorded is None else recorded
 
 

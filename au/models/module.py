@@ -16,7 +16,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics import CatMetric
 
 from au.models.backbone import create_backbone, feature_width, group_module_names
-from au.models.checkpoint import detector_hyper_parameters, read_checkpoint
+from au.models.checkpoint import (
+    detector_hyper_parameters,
+    read_checkpoint,
+    recorded_positive_threshold,
+)
 from au.tasks.registry import build_task
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -224,13 +228,17 @@ class AULitModule(L.LightningModule):
     def load_detector(cls, path: str | Path, map_location: str = "cpu") -> AULitModule:
         """Load a trained detector for inference; no ImageNet weights are needed.
 
-        The file is read with ``weights_only=True`` (:mod:`au.models.checkpoint`): a
+        The file is read once, with ``weights_only=True`` (:mod:`au.models.checkpoint`): a
         checkpoint that is missing, truncated or needs code to load raises ``CheckpointError``.
+        What inference needs from the rest of the checkpoint is kept on the model:
+        ``recorded_positive_threshold`` (the training data's ``data.positive_threshold``).
         """
         path = Path(path).expanduser()
-        hparams = detector_hyper_parameters(read_checkpoint(path), path)
-        backbone = {**hparams["backbone"], "pretrained": False, "weights": None}
-        model = cls.load_from_checkpoint(
-            path, map_location=map_location, weights_only=True, backbone=backbone
-        )
-        return model.eval()
+        checkpoint = read_checkpoint(path)
+        hparams = detector_hyper_parameters(checkpoint, path)
+        hparams["backbone"] = {**hparams["backbone"], "pretrained": False, "weights": None}
+        model = cls(**hparams)
+        model.on_load_checkpoint(checkpoint)
+        model.load_state_dict(checkpoint["state_dict"])
+        model.recorded_positive_threshold = recorded_positive_threshold(checkpoint)
+        return model.to(map_location).eval()
