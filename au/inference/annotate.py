@@ -51,7 +51,8 @@ def face_labels(predictions: FacePredictions, aus: Sequence[str]) -> list[str]:
     for face, emotion in enumerate(predictions.top_emotions):
         on = [] if decisions is None else np.flatnonzero(decisions[face])
         levels = None if predictions.intensities is None else predictions.intensities[face, on]
-        labels.append(face_label(str(emotion), [aus[i] for i in on], levels))
+        name = "" if emotion is None else str(emotion)  # a task without emotions
+        labels.append(face_label(name, [aus[i] for i in on], levels))
     return labels
 
 

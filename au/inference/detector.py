@@ -51,6 +51,10 @@ from au.tasks.intensity import IntensityTask
 #: The scoring rule of the AU read-out.
 READOUT_RULE = "calibrated"
 
+#: The outputs au.predict writes in their own columns (p_, i_, emotion_, the decisions); any
+#: other output of a task is written as ``<output>_<label>`` columns.
+KNOWN_OUTPUTS = ("au_probabilities", "intensities", "emotion_probabilities", DECISIONS)
+
 
 class AUDetector:
     """A trained model of any task applied to face crops, preprocessed exactly as in evaluation.
@@ -107,6 +111,10 @@ class AUDetector:
         self.readout_emotions = list(emotions) if self.readout_from else []
         #: The ``emotion_<name>`` columns: the head's classes, else the read-out's emotions.
         self.emotions: list[str] = list(self.head_emotions or self.readout_emotions)
+        #: A task's own outputs (not AU, intensity, emotion or decisions), by their labels.
+        self.other_outputs = tuple(
+            (name, tuple(labels[name])) for name in names if name not in KNOWN_OUTPUTS
+        )
         self.layout = PredictionLayout(
             aus=tuple(self.aus),
             au_probabilities="au_probabilities" in names,
@@ -114,6 +122,7 @@ class AUDetector:
             au_decisions=DECISIONS in names,
             emotions=tuple(self.emotions),
             readout_emotions=tuple(self.readout_emotions) if self.head_emotions else (),
+            other=self.other_outputs,
         )
 
     @classmethod
@@ -212,13 +221,15 @@ class AUDetector:
             extra = {"readout_scores": readout[0], "readout_emotions": readout[1]}
         else:
             (scores, top), extra = readout, {}
+        count = len(next(iter(outputs.values()))) if outputs else 0
         return FacePredictions(
             scores,
-            np.asarray(top, dtype=object),
+            np.asarray(top if top is not None else [None] * count, dtype=object),
             au_probabilities=outputs.get("au_probabilities"),
             au_decisions=outputs.get(DECISIONS),
             intensities=outputs.get("intensities"),
             **extra,
+            other={name: outputs[name] for name, _ in self.other_outputs},
         )
 
     def readout(self, outputs: dict[str, np.ndarray]) -> tuple[np.ndarray | None, ...]:

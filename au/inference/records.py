@@ -12,6 +12,10 @@ joint      ``p_<AU>``, ``<AU>``, ``emotion_<class>``, ``top_emotion`` (head),
            ``readout_<name>``, ``readout_emotion`` (AU read-out)
 =========  ==========================================================================
 
+An output of a task that this table does not list (a new task's own, e.g. ``valence``) is
+written as one ``<output>_<label>`` column per label of :meth:`~au.tasks.base.Task.
+output_labels`; ``emotion_*`` and ``top_emotion`` appear only where the model gives emotions.
+
 Every row also has the face's 5 landmarks in frame pixels (``lm0_x, lm0_y ... lm4_x, lm4_y``:
 left eye, right eye, nose tip, left and right mouth corner, image-left first) and its head pose
 in degrees (``yaw``, ``pitch``, ``roll``; :mod:`au.inference.pose`), as OpenFace and py-feat
@@ -24,7 +28,7 @@ import csv
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +65,16 @@ class FacePredictions:
     intensities: np.ndarray | None = None  # (N, A) on 0-5
     readout_scores: np.ndarray | None = None  # (N, R) AU read-out beside an emotion head
     readout_emotions: np.ndarray | None = None  # (N,) its best-scoring emotion
+    other: dict[str, np.ndarray] = field(default_factory=dict)  # a task's own outputs (N, L)
 
     def __len__(self) -> int:
         return len(self.top_emotions)
 
     def select(self, rows: slice) -> FacePredictions:
         """The predictions of a slice of the faces."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return FacePredictions(**{k: None if v is None else v[rows] for k, v in values.items()})
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "other"}
+        picked = {k: None if v is None else v[rows] for k, v in values.items()}
+        return FacePredictions(**picked, other={k: v[rows] for k, v in self.other.items()})
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class PredictionLayout:
     au_decisions: bool = False  # <AU>, 0/1
     emotions: tuple[str, ...] = ()  # emotion_<name>, then top_emotion
     readout_emotions: tuple[str, ...] = ()  # readout_<name>, then readout_emotion
+    other: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (output, labels): <output>_<label>
 
     def columns(self) -> list[str]:
         """All columns, frame and box fields first."""
@@ -88,7 +95,10 @@ class PredictionLayout:
         columns += [f"p_{au}" for au in self.aus] if self.au_probabilities else []
         columns += [f"i_{au}" for au in self.aus] if self.intensities else []
         columns += list(self.aus) if self.au_decisions else []
-        columns += [*(f"emotion_{name}" for name in self.emotions), "top_emotion"]
+        for name, labels in self.other:
+            columns += [f"{name}_{label}" for label in labels]
+        if self.emotions:
+            columns += [*(f"emotion_{name}" for name in self.emotions), "top_emotion"]
         if self.readout_emotions:
             columns += [*(f"readout_{name}" for name in self.readout_emotions), "readout_emotion"]
         return columns
@@ -147,9 +157,14 @@ def prediction_fields(predictions: FacePredictions, face: int, layout: Predictio
         )
     if predictions.au_decisions is not None:
         row.update({au: int(d) for au, d in zip(aus, predictions.au_decisions[face], strict=True)})
-    scores = predictions.emotion_scores[face]
-    row.update({f"emotion_{e}": _number(s) for e, s in zip(layout.emotions, scores, strict=True)})
-    row["top_emotion"] = str(predictions.top_emotions[face])
+    for name, labels in layout.other:
+        values = predictions.other[name][face]
+        row.update({f"{name}_{label}": _number(v) for label, v in zip(labels, values, strict=True)})
+    if layout.emotions:
+        scores = predictions.emotion_scores[face]
+        names = layout.emotions
+        row.update({f"emotion_{e}": _number(s) for e, s in zip(names, scores, strict=True)})
+        row["top_emotion"] = str(predictions.top_emotions[face])
     if layout.readout_emotions:
         scores = predictions.readout_scores[face]
         names = layout.readout_emotions

@@ -17,13 +17,6 @@ from au.inference.onnx_torchscript import DECISIONS, INPUT_NAME, InferenceModel
 from au.models.module import AULitModule
 from au.tasks.decision import au_thresholds
 
-#: What each output holds, for the sidecar.
-OUTPUT_MEANINGS = {
-    "au_probabilities": "float32: sigmoid of the AU logits",
-    "intensities": "float32: AU intensity on 0-5 (0 absent, 1-5 FACS levels A-E)",
-    "emotion_probabilities": "float32: softmax over the emotion classes",
-}
-
 
 def describe_outputs(model: InferenceModel, aus: list[str]) -> dict[str, dict]:
     """The sidecar's ``outputs``: per output, in order, its dtype, shape, labels and meaning."""
@@ -38,7 +31,7 @@ def describe_outputs(model: InferenceModel, aus: list[str]) -> dict[str, dict]:
             )
             columns, meaning = aus, f"bool: AU present, {rule}"
         else:
-            columns, meaning = labels[name], OUTPUT_MEANINGS[name]
+            columns, meaning = labels[name], model.task.output_meanings[name]
         outputs[name] = {"shape": ["batch", len(columns)], "labels": columns, "meaning": meaning}
     return outputs
 

@@ -33,6 +33,7 @@ class AUTask(Task):
     headline = "f1"
     stored_keys = ("logits", "labels", "mask")
     inference_names = ("au_probabilities",)
+    output_meanings = {"au_probabilities": "float32: sigmoid of the AU logits"}
     has_decision_step = True
     model_sections = ("loss", "decision")
 

@@ -50,6 +50,9 @@ class Task(ABC):
     stored_keys: tuple[str, ...] = ()
     #: The keys of :meth:`inference_outputs`, in order (the exported model's output names).
     inference_names: tuple[str, ...] = ()
+    #: What each inference output holds, in words (the exported sidecar's ``meaning``). An
+    #: output au.predict does not know writes one ``<name>_<label>`` column per label.
+    output_meanings: dict[str, str] = {}
     #: Whether the task decides by a step fitted on validation (AU thresholds), which
     #: :meth:`fit_decision` re-fits.
     has_decision_step: bool = False

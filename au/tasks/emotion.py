@@ -62,6 +62,7 @@ class EmotionTask(Task):
     needs_au_labels = False
     stored_keys = ("emotion_logits", "emotion")
     inference_names = ("emotion_probabilities",)
+    output_meanings = {"emotion_probabilities": "float32: softmax over the emotion classes"}
 
     def __init__(
         self,

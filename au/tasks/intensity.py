@@ -122,6 +122,9 @@ class IntensityTask(Task):
     headline = "icc"
     stored_keys = ("intensity_estimates", "intensity", "mask")
     inference_names = ("intensities",)
+    output_meanings = {
+        "intensities": "float32: AU intensity on 0-5 (0 absent, 1-5 FACS levels A-E)"
+    }
     #: Intensity at or above which an AU counts as present when the checkpoint records no
     #: ``data.positive_threshold`` (the intensity data sets' own: DISFA's and the synthetic set's).
     default_occurrence_threshold: float = 2.0

@@ -53,6 +53,7 @@ class JointTask(Task):
     headline = "macro_f1"
     stored_keys = (*AUTask.stored_keys, *EmotionTask.stored_keys)
     inference_names = (*AUTask.inference_names, *EmotionTask.inference_names)
+    output_meanings = AUTask.output_meanings | EmotionTask.output_meanings
     has_decision_step = True
     model_sections = AUTask.model_sections
 
