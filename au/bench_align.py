@@ -44,8 +44,12 @@ from au.inference.faces import HaarFaceDetector  # noqa: E402
 CONDITIONS = {
     "clean": "low_light == 0 and glasses == 'none' and abs(roll) < 5 and occlusion == 'none'",
     "low light": "low_light == 1",
+    "low light, no occluder or glasses": "low_light == 1 and occlusion == 'none' "
+    "and glasses == 'none'",
     "glasses": "glasses != 'none'",
     "roll >= 5 deg": "abs(roll) >= 5",
+    "roll >= 5 deg, no occluder or glasses": "abs(roll) >= 5 and occlusion == 'none' "
+    "and glasses == 'none'",
     "occlusion": "occlusion != 'none'",
     "all": "frame >= 0",
 }

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from au.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, normalization
 from au.models.preprocessing import backbone_normalization, checkpoint_normalization
@@ -80,3 +81,24 @@ def test_predict_normalises_with_the_checkpoint_statistics():
     module.hparams.data_config = {"image_size": 32, "channels": 3}  # a file from before
     imagenet = AUDetector(module).preprocess([white])[0, :, 0, 0].numpy()
     assert imagenet == pytest.approx((1 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD))
+
+
+def test_style_randomization_changes_how_a_face_was_recorded_at_its_rate():
+    """Strength 0 is the plain pipeline; at 1 every crop is re-recorded (the tone step always
+    runs), and an RGB crop turns gray at a third of the rate; outside [0, 1] is refused."""
+    from au.data.transforms import style_randomization, train_transform
+
+    rng = np.random.default_rng(0)
+    image = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    still = dict(hflip=0.0, affine=0.0, color=0.0, mean=[0.5] * 3, std=[0.5] * 3)
+    plain = train_transform(48, 3, **still)(image=image)["image"]
+    assert torch.equal(train_transform(48, 3, style=0.0, **still)(image=image)["image"], plain)
+    styled = train_transform(48, 3, style=1.0, **still)
+    outputs = [styled(image=image)["image"] for _ in range(150)]
+    assert all(not torch.equal(out, plain) for out in outputs)
+    gray = np.mean([bool(torch.equal(out[0], out[1]) and torch.equal(out[1], out[2]))
+                    for out in outputs])  # fmt: skip
+    assert 0.2 < gray < 0.47  # 1/3 expected; 150 draws: sd 0.04
+    assert len(style_randomization(0.5, channels=1)) == 3  # no grayscale step for gray input
+    with pytest.raises(ValueError, match=r"augment.style must be in \[0, 1\], got 1.5"):
+        style_randomization(1.5)

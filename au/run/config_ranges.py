@@ -55,6 +55,7 @@ RANGES: dict[str, Range] = {
     "data.positive_threshold": POSITIVE,  # a label value (2 for intensities), not a probability
     "data.num_folds": Range(2, integer=True),
     "data.channels": Range(1, 3, integer=True),
+    "data.augment.style": UNIT,  # the probability of each style-randomization step
     "data.synthetic.difficulty": Range(0, integer=True),
     "data.synthetic.jpeg_quality": Range(1, 100, integer=True),
     "model.backbone.in_chans": AT_LEAST_ONE,
