@@ -6,7 +6,7 @@
 # subjects are scored once after. Usage: bash experiments/008-cross-style/queue.sh
 # Runs land in logs/fit/multiruns/008-<setting>/seed<seed>/, evaluations in its evaluation/<regime>_<split>/.
 set -euo pipefail
-declare -A settings=([plain]="data.augment.style=0.0" [style]="data.augment.style=0.5")
+declare -A settings=([plain]="+data.augment.style=0.0" [style]="+data.augment.style=0.5")
 for seed in 0 1; do
   for setting in plain style; do
     out="logs/fit/multiruns/008-${setting}/seed${seed}"
