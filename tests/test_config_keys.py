@@ -115,6 +115,24 @@ def test_task_options_are_checked_by_the_tasks_constructor():
     ]
 
 
+#: Wrong types a structured-config check would let through: OmegaConf converts '8' to 8, 1 to
+#: true and 5 to '5' (the code still gets the unconverted value); hydra-zen's ``builds`` types
+#: ``str | Path | None`` as Any. ``data.synthetic`` is typed by SyntheticConfig.
+WRONG_TYPES = {
+    "data.synthetic.num_subjects=abc": "data.synthetic.num_subjects='abc': expected an integer",
+    "+data.synthetic.jpeg_quality=high": "data.synthetic.jpeg_quality='high': expected an integer",
+    "data.batch_size='8'": "data.batch_size='8': expected an integer",
+    "schedule.train_bn=1": "schedule.train_bn=1: expected true or false",
+    "data.name=5": "data.name=5: expected a string",
+    "model.backbone.weights=3": "model.backbone.weights=3: expected a string or null",
+}
+
+
+@pytest.mark.parametrize(("override", "line"), WRONG_TYPES.items())
+def test_a_value_of_another_type_is_not_converted_but_named(override, line):
+    assert problems_of(compose_fit(override)) == [line]
+
+
 def test_trainer_values_are_typed_by_lightnings_signature():
     assert problems_of(compose_fit("trainer.precision=17", "trainer.deterministic=3")) == [
         "trainer.precision=17: expected one of 64, 32, 16, transformer-engine, "

@@ -3,7 +3,8 @@
 Prepares one data set from its original release into face crops plus ``index.csv`` /
 ``index.json``. A problem with the release (wrong folder, missing or corrupt file, label/frame
 count mismatch) is printed as one line naming the file, without a traceback, and the exit status
-is 1. See ``datasets/README.md`` for the expected release layouts.
+is 2, as for every bad input au refuses (argparse's own errors exit 2 too). See
+``datasets/README.md`` for the expected release layouts.
 
 The data set names are the registered readers (:mod:`au.prepare.registry`); each reader names
 the data-set-specific options below that it takes, and giving one to another reader is an error.
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         index = prepare(args.name, args.raw, args.out or default_out(args.name), **options_of(args))
     except PrepareError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished subjects are kept; re-run to continue", file=sys.stderr)
         return 130

@@ -172,9 +172,9 @@ def describe(annotation: object) -> str:
     if annotation is None or annotation is type(None):
         return "null"
     origin = typing.get_origin(annotation) or annotation
-    return {float: "a number", int: "an integer", bool: "true or false", str: "a string"}.get(
-        origin, getattr(origin, "__name__", str(origin))
-    )
+    names = {float: "a number", int: "an integer", bool: "true or false", str: "a string",
+             dict: "a mapping", list: "a list", tuple: "a list"}  # fmt: skip
+    return names.get(origin, getattr(origin, "__name__", str(origin)))
 
 
 def _options(annotation: object) -> tuple:

@@ -21,14 +21,14 @@ def test_default_output_is_under_au_data_root(tmp_path, monkeypatch, capsys):
 
 
 def test_errors_are_one_line_without_traceback(tmp_path, capsys):
-    assert main(["disfa", "--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 1
+    assert main(["disfa", "--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: raw release root not found") and "Traceback" not in err
-    assert main(["celeba", "--raw", str(tmp_path), "--camera", "right"]) == 1
+    assert main(["celeba", "--raw", str(tmp_path), "--camera", "right"]) == 2
     assert "--camera applies to disfa only" in capsys.readouterr().err
     raw = make_disfa(tmp_path / "raw", {"SN001": 2})
     out = str(tmp_path / "out")
-    assert main(["disfa", "--raw", str(raw), "--out", out, "--limit-subjects", "SN099"]) == 1
+    assert main(["disfa", "--raw", str(raw), "--out", out, "--limit-subjects", "SN099"]) == 2
     assert "SN099" in capsys.readouterr().err
 
 
@@ -40,6 +40,6 @@ def test_module_entry_point_exits_non_zero_on_a_bad_release(tmp_path):
         text=True,
         timeout=120,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "Bosphorus release folder not found" in result.stderr
     assert "Traceback" not in result.stderr

@@ -151,7 +151,7 @@ def test_command_line(tmp_path, monkeypatch, capsys):
     assert main(["fer2013-csv", "--raw", str(raw)]) == 0
     assert default_out("fer2013-csv") == tmp_path / "data" / "fer2013"
     assert len(read_index(tmp_path / "data" / "fer2013").table) == len(CSV_ROWS)
-    assert main(["fer2013-csv", "--raw", str(raw), "--val-fraction", "0.2"]) == 1
+    assert main(["fer2013-csv", "--raw", str(raw), "--val-fraction", "0.2"]) == 2
     assert "--val-fraction applies to fer2013-folder only" in capsys.readouterr().err
     folders = make_folder_release(tmp_path / "imgs", FOLDERS)
     argv = ["fer2013-folder", "--raw", str(folders), "--out", str(tmp_path / "f")]

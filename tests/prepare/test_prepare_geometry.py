@@ -149,15 +149,15 @@ def test_command_line_crop_geometry(tmp_path, capsys):
         "landmarks": 66,
     }
     capsys.readouterr()
-    assert main(["bp4d", "--raw", str(tmp_path), "--crop-geometry", "eyes"]) == 1
+    assert main(["bp4d", "--raw", str(tmp_path), "--crop-geometry", "eyes"]) == 2
     assert capsys.readouterr().err == (
         "error: --crop-geometry applies to bosphorus, celeba, disfa, disfa_plus only, not bp4d "
         "(it does not crop from landmarks)\n"
     )
     args = ["disfa", "--raw", str(raw), "--no-rotate", "--crop-geometry", "template5"]
-    assert main(args) == 1
+    assert main(args) == 2
     assert "error: --no-rotate asks for upright crops" in capsys.readouterr().err
-    assert main(["disfa", "--raw", str(raw), "--camera", "right", "--crop-geometry", "eyes"]) == 1
+    assert main(["disfa", "--raw", str(raw), "--camera", "right", "--crop-geometry", "eyes"]) == 2
     assert capsys.readouterr().err == (
         "error: --crop-geometry has no effect with --camera right: the right camera has no "
         "released landmarks, so its crops come from face-detector boxes and are never rotated\n"

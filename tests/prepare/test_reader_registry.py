@@ -106,9 +106,9 @@ def test_a_toy_reader_module_is_found_and_prepares_an_index(toy_reader, tmp_path
 def test_a_toy_reader_takes_the_options_it_names_only(toy_reader, tmp_path, capsys):
     raw = make_toy_release(tmp_path / "raw")
     out = tmp_path / "out"
-    assert main(["toy", "--raw", str(raw), "--out", str(out), "--camera", "left"]) == 1
+    assert main(["toy", "--raw", str(raw), "--out", str(out), "--camera", "left"]) == 2
     assert capsys.readouterr().err == "error: --camera applies to disfa only, not toy\n"
-    assert main(["celeba", "--raw", str(raw), "--split-seed", "1"]) == 1
+    assert main(["celeba", "--raw", str(raw), "--split-seed", "1"]) == 2
     assert "--split-seed applies to fer2013-folder, toy only, not celeba" in capsys.readouterr().err
     index = prepare("toy", raw, out, crop_size=8, limit_subjects=["S2"])
     assert read_index(index).table["path"].tolist() == ["crops/S2/S2_0.png", "crops/S2/S2_1.png"]

@@ -93,7 +93,7 @@ def test_lm2_headers_match_in_any_case(tmp_path, count_line):
 def test_empty_fer2013_csv_is_one_line(tmp_path, capsys):
     empty = tmp_path / "fer2013.csv"
     empty.write_bytes(b"")
-    assert main(["fer2013-csv", "--raw", str(empty), "--out", str(tmp_path / "out")]) == 1
+    assert main(["fer2013-csv", "--raw", str(empty), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == (
         f"error: {empty} is empty: expected FER-2013's CSV (header emotion,pixels,Usage, one "
         "row per face)\n"
@@ -109,7 +109,7 @@ def test_no_rotate_goes_only_to_readers_that_rotate(tmp_path, capsys):
     assert options_of(parse(["disfa", "--raw", "x", "--no-rotate"]))["rotate"] is False
     assert options_of(parse(["disfa", "--raw", "x"]))["rotate"] is True
     assert "rotate" not in options_of(parse(["bp4d", "--raw", "x"]))
-    assert main(["bp4d", "--raw", str(tmp_path), "--no-rotate"]) == 1
+    assert main(["bp4d", "--raw", str(tmp_path), "--no-rotate"]) == 2
     assert capsys.readouterr().err == (
         "error: --no-rotate applies to bosphorus, celeba, disfa, disfa_plus only, not bp4d "
         "(its crops are never rotated)\n"
@@ -136,7 +136,7 @@ def test_rotate_to_a_reader_that_never_rotates_is_refused_in_python_too(tmp_path
 
 
 def test_no_rotate_with_only_the_right_disfa_camera_is_refused(tmp_path, capsys):
-    assert main(["disfa", "--raw", str(tmp_path), "--camera", "right", "--no-rotate"]) == 1
+    assert main(["disfa", "--raw", str(tmp_path), "--camera", "right", "--no-rotate"]) == 2
     assert capsys.readouterr().err == (
         "error: --no-rotate has no effect with --camera right: the right camera has no released "
         "landmarks, so its crops come from face-detector boxes and are never rotated\n"
