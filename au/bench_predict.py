@@ -155,12 +155,13 @@ def end_to_end_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
     for name, runtime in runtimes.items():
         detector = AUDetector(module, runtime=runtime)
         inputs = {
-            f"video 640x480, detect every {args.detect_every}": (
+            f"video 640x480, {face} detect every {args.detect_every}": (
                 video,
-                end_to_end.video_tracker(args.detect_every, max_side=args.max_side),
-            ),
-            f"folder of {args.crops} crops ({size} px JPEG)": (crops, None),
+                end_to_end.video_tracker(args.detect_every, max_side=args.max_side, detector=face),
+            )
+            for face in args.face_detectors
         }
+        inputs[f"folder of {args.crops} crops ({size} px JPEG)"] = (crops, None)
         for label, (location, tracker) in inputs.items():
             summary = end_to_end.run_on(detector, location, tracker, args.batch_size)
             row = {"input": label, "runtime": name, "frames/s": summary.frames_per_second}
@@ -186,6 +187,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--crops", type=int, default=320, help="end-to-end folder of crops")
     parser.add_argument("--detect-every", type=int, default=5, help="end-to-end video")
     parser.add_argument("--max-side", type=int, default=320, help="Haar detection image side")
+    parser.add_argument(
+        "--face-detectors", nargs="+", default=["mtcnn", "haar"], choices=["mtcnn", "haar"],
+        help="end-to-end video: the front ends to time (mtcnn is au.predict's default)",
+    )  # fmt: skip
     parser.add_argument("--no-end-to-end", action="store_true", help="model and front end only")
     return parser.parse_args(argv)
 

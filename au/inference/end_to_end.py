@@ -15,7 +15,7 @@ import numpy as np
 
 from au.inference.align import EyeFinder
 from au.inference.detector import AUDetector
-from au.inference.faces import HaarFaceDetector
+from au.inference.faces import HaarFaceDetector, build_face_detector
 from au.inference.media import find_sources
 from au.inference.pipeline import PredictionRunner, PredictSummary
 from au.inference.records import PredictionTable
@@ -70,7 +70,15 @@ def run_on(
         return runner.run(find_sources(location), progress=False)
 
 
-def video_tracker(detect_every: int, align: bool = True, max_side: int = 320) -> FaceTracker:
-    """The face finder ``au.predict`` builds for a video with these settings."""
+def video_tracker(
+    detect_every: int, align: bool = True, max_side: int = 320, detector: str = "haar"
+) -> FaceTracker:
+    """The face finder ``au.predict`` builds for a video with these settings.
+
+    ``detector``: ``haar`` (detecting on the frame scaled to ``max_side``) or ``mtcnn`` (the
+    default of ``au.predict``; its landmarks align the faces).
+    """
+    if detector == "mtcnn":
+        return FaceTracker(build_face_detector("mtcnn"), detect_every)
     haar = HaarFaceDetector(max_side=max_side)
     return FaceTracker(haar, detect_every, eyes=EyeFinder() if align else None)
