@@ -25,7 +25,7 @@ from au.inference.pipeline import PredictionRunner, PredictSummary
 from au.models.checkpoint import CheckpointError, read_checkpoint
 from au.models.module import AULitModule
 from au.run.config_checks import ConfigValueError, check_config_values
-from au.run.folder import remove_unstarted_run, run_stamp
+from au.run.folder import bad_input_stops_run, remove_unstarted_run, run_stamp
 from tests.conftest import compose_fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -315,6 +315,34 @@ def test_killed_generator_leaves_no_renderer(tmp_path):
     assert len(workers) >= 2 and left == []
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_prepare_leaves_no_worker(tmp_path):
+    """``au.prepare --workers 2`` killed mid-way: its workers end too (they waited forever)."""
+    from tests.prepare.fixtures import make_disfa
+
+    raw = make_disfa(tmp_path / "raw", {f"SN{i:03d}": 400 for i in range(1, 13)})
+    out = tmp_path / "out"
+    command = ["-m", "au.prepare", "disfa", "--raw", str(raw), "--out", str(out)]
+    parent = subprocess.Popen(
+        [sys.executable, *command, "--workers", "2"], stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while len(descendants(parent.pid)) < 2:
+        assert time.monotonic() < deadline and parent.poll() is None, "workers never started"
+        time.sleep(0.2)
+    workers = descendants(parent.pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if running(pid)]
+    for pid in left:  # do not leave them running if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert len(workers) >= 2 and left == []
+
+
 def test_video_that_ends_early_is_reported(tmp_path):
     video = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
@@ -334,3 +362,64 @@ def test_video_that_ends_early_is_reported(tmp_path):
         f"{video}: ended early: {decoded} of the 60 frames its container lists decoded"
     ]
     assert f"ended early: {video}" in runner.summary.format()
+
+
+# ---- promises of docs/checks.md that had no test of their own --------------------------------
+def test_refused_checkpoints_are_one_error_line_with_exit_status_2(tmp_path, capsys):
+    marker, unsafe = tmp_path / "opened", tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": OpensAFile(marker)}, unsafe)
+    cut = small_checkpoint(tmp_path / "cut.ckpt")
+    cut.write_bytes(cut.read_bytes()[:1000])
+    missing = tmp_path / "none.ckpt"
+    lines = {
+        missing: f"checkpoint not found: {missing}",
+        cut: f"checkpoint {cut} is truncated or not a PyTorch checkpoint (1000 bytes, no "
+        "complete zip archive)",
+        unsafe: f"checkpoint {unsafe} holds objects other than tensors and plain data (GLOBAL "
+        "io.open); au loads only weights and plain data and will not run code from a checkpoint",
+    }
+    config = compose_fit(["paths.output_dir=x"])
+    for path, line in lines.items():
+        with pytest.raises(SystemExit) as stopped, bad_input_stops_run(config):
+            AULitModule.load_detector(path)
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err == f"error: {line}\n"
+    assert not marker.exists()
+
+
+def test_an_unreadable_video_or_image_among_the_inputs_is_skipped_and_named(tmp_path):
+    good, broken, cut = tmp_path / "good.avi", tmp_path / "broken.avi", tmp_path / "cut.jpg"
+    writer = cv2.VideoWriter(str(good), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 32))
+    for shade in (0, 80, 160):
+        writer.write(np.full((32, 32, 3), shade, np.uint8))
+    writer.release()
+    broken.write_bytes(bytes(64))
+    cut.write_bytes(cv2.imencode(".jpg", np.zeros((32, 32, 3), np.uint8))[1].tobytes()[:-50])
+    sources = [Source("video", broken, broken.name), Source("image", cut, cut.name)]
+    sources.append(Source("video", good, good.name))
+    runner = PredictionRunner.__new__(PredictionRunner)  # only its frame reading is used
+    runner.summary = PredictSummary()
+    frames = list(runner._frames(sources, 1, None))
+    assert [(f.source.name, f.index) for f in frames] == [("good.avi", i) for i in range(3)]
+    assert runner.summary.skipped == [
+        f"{broken}: cannot open video {broken}",
+        f"{cut}: cannot decode image {cut}: truncated (the file is cut short)",
+    ]
+    assert "2 unreadable inputs skipped" in runner.summary.format()
+
+
+@pytest.mark.slow
+def test_hydra_refuses_a_misspelled_key_itself_and_au_names_one_added_with_plus(tmp_path):
+    added = run_cli("au.fit", "+data.bach_size=8", cwd=tmp_path)
+    assert added.returncode == 2
+    last_line = added.stderr.strip().splitlines()[-1]
+    assert last_line == "error: data.bach_size: unknown key (did you mean batch_size?)"
+    misspelled = run_cli("au.fit", "data.bach_size=8", cwd=tmp_path)
+    assert misspelled.returncode == 1  # Hydra's own status: au's code never runs
+    assert "Could not override 'data.bach_size'" in misspelled.stderr
+    assert "To append to your config use +data.bach_size=8" in misspelled.stderr
+    option = run_cli("au.fit", "backbone=nope", cwd=tmp_path)
+    assert option.returncode == 1
+    assert "Could not find 'backbone/nope'" in option.stderr
+    assert "\tmobilenet_v2\n" in option.stderr  # the choices are listed
+    assert list(tmp_path.iterdir()) == []

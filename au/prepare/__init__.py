@@ -29,6 +29,7 @@ from au.data.dataset import ImageReadError
 from au.data.index import write_index
 from au.prepare.common import PrepareError, log
 from au.prepare.registry import reader, register_reader, registered_readers
+from au.processes import die_with_parent
 
 __all__ = [
     "Part",
@@ -155,7 +156,9 @@ def _run_parallel(
     units: Sequence[str], work: Callable, out: Path, options: dict, workers: int, bar: tqdm
 ) -> None:
     """Run units in ``workers`` processes, saving each as it finishes; stop at the first error."""
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:  # a killed au.prepare takes its workers with it
         futures = {pool.submit(work, unit): unit for unit in units}
         try:
             for future in as_completed(futures):
