@@ -80,7 +80,8 @@ def test_f1_equals_f1_recomputed_from_the_model(evaluated):
 
 def test_reports_the_checkpoints_thresholds(evaluated):
     ckpt, result = evaluated
-    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]["thresholds"]
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    saved = state["task_state.thresholds"]
     written = pd.read_csv(result["out_dir"] / "test_metrics.csv")["threshold"].iloc[:-1]
     assert written.to_numpy() == pytest.approx(saved.double().numpy())
     summary = json.loads((result["out_dir"] / "summary.json").read_text())

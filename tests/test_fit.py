@@ -35,6 +35,9 @@ def test_short_fit_clearly_beats_chance(data_root, tmp_path):
         "data.val_fraction=0.25",
         "schedule=stage2_only",
         "schedule.stage2_lr_decay=none",  # a from-scratch net wants its full rate to the end
+        # 10 epochs from scratch: no style randomization (with the default 0.5 this fit reached
+        # average F1 0.193 against the 0.253 asserted below, 2026-12-05)
+        "data.augment.style=0.0",
         "schedule.stage2_epochs=10",
         "model.optimizer.lr=3e-3",
         "model.optimizer.finetune_lr=3e-3",
@@ -60,7 +63,7 @@ def test_checkpoint_carries_aus_thresholds_and_config(tiny_run):
     hparams = checkpoint["hyper_parameters"]
     assert hparams["aus"] == ["AU1", "AU2", "AU4", "AU6", "AU9", "AU12", "AU25", "AU26"]
     assert hparams["data_config"]["image_size"] == 64
-    thresholds = checkpoint["state_dict"]["thresholds"]
+    thresholds = checkpoint["state_dict"]["task_state.thresholds"]  # the AU task's decision state
     assert thresholds.shape == (8,) and not torch.all(thresholds == 0.5)  # tuned on validation
     model = AULitModule.load_detector(path)
     assert torch.equal(model.task_state.thresholds, thresholds)

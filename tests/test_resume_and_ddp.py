@@ -21,9 +21,14 @@ pytestmark = pytest.mark.slow
 
 
 def _fit_command(output_dir, *extra):
-    # small batches and many epochs: the run lasts long enough to be killed mid-way
+    # small batches and many epochs: the run lasts long enough to be killed mid-way; the half
+    # cosine (not the default) makes the stage-2 rate a function of the step, for the resume
     overrides = small_fit_overrides(
-        output_dir, "schedule.stage2_epochs=12", "data.batch_size=8", *extra
+        output_dir,
+        "schedule.stage2_epochs=12",
+        "data.batch_size=8",
+        "schedule.stage2_lr_decay=cosine",
+        *extra,
     )
     overrides = [o for o in overrides if not o.startswith("paths.output_dir")]
     return [sys.executable, "-m", "au.fit", *overrides, f"hydra.run.dir={output_dir}"]
@@ -58,7 +63,7 @@ def test_killed_run_resumes_with_its_stage_and_learning_rates(small_synthetic, t
     schedule = next(v for k, v in checkpoint["callbacks"].items() if "TwoStage" in k)
     assert schedule["stage"] == 2 and checkpoint["epoch"] >= 3
     lrs = {g["name"]: g["lr"] for g in checkpoint["optimizer_states"][0]["param_groups"]}
-    # stage 2 runs at finetune_lr (1e-3) lowered along the default half cosine: below it, not 0
+    # stage 2 runs at finetune_lr (1e-3) lowered along the half cosine: below it, not 0
     assert lrs["head"] == lrs["backbone"] and 0.0 < lrs["backbone"] < 1e-3
 
     resumed = subprocess.run(

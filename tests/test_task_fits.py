@@ -30,6 +30,7 @@ def fit_task(output_dir, task: str, *extra: str, epochs: int = 6) -> dict:
         "data.image_size=64",
         "schedule=stage2_only",
         "schedule.stage2_lr_decay=none",  # a from-scratch net wants its full rate to the end
+        "data.augment.style=0.0",  # a few epochs from scratch: no style randomization
         f"schedule.stage2_epochs={epochs}",
         "model.optimizer.lr=3e-3",
         "model.optimizer.finetune_lr=3e-3",
