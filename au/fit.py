@@ -32,7 +32,7 @@ from au.models.checkpoint import (  # noqa: E402
 )
 from au.run.builders import build_datamodule, build_module, build_trainer, to_dict  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
-from au.tasks.registry import TASKS  # noqa: E402
+from au.tasks.registry import task_class  # noqa: E402
 
 
 def run_fit(config: DictConfig) -> dict:
@@ -202,7 +202,7 @@ def monitored_test_metric(config: DictConfig) -> str:
     ``test/f1`` (``task=au``), ``test/icc`` (intensity), ``test/macro_f1`` (emotion, joint).
     """
     name = (to_dict(config.get("task")) or {}).get("name", "au")
-    return f"test/{TASKS.lookup(name).headline}"  # the class's: no task is built for it
+    return f"test/{task_class(name).headline}"  # the class's: no task is built for it
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="fit")

@@ -39,6 +39,15 @@ def registered_tasks() -> dict[str, type[Task]]:
     return TASKS.entries()
 
 
+def task_class(name: str) -> type[Task]:
+    """The class registered as ``name`` (its class attributes: ``headline``, ``stored_keys``...).
+
+    Raises:
+        ConfigValueError: On an unknown task name, naming the registered ones.
+    """
+    return TASKS.lookup(name)
+
+
 def build_task(options: Mapping | None = None) -> Task:
     """The task of ``{"name": ..., **options}`` (``None``: AU occurrence).
 
@@ -55,4 +64,4 @@ def build_task(options: Mapping | None = None) -> Task:
         raise ConfigValueError(f"task={name}: {err}") from err
 
 
-__all__ = ["TASKS", "Task", "build_task", "register_task", "registered_tasks"]
+__all__ = ["TASKS", "Task", "build_task", "register_task", "registered_tasks", "task_class"]
