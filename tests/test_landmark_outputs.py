@@ -151,11 +151,10 @@ def test_predict_writes_landmarks_and_pose_with_mtcnn_and_leaves_them_empty_with
 ):
     from matplotlib import cbook
 
-    from au.inference.mtcnn_weights import SHA256, mtcnn_weights_dir
+    from tests.conftest import real_mtcnn_weights
     from tests.test_predict import predict
 
-    if not all((mtcnn_weights_dir() / name).is_file() for name in SHA256):
-        pytest.skip("MTCNN weights not cached (python -m au.weights mtcnn)")
+    real_mtcnn_weights()  # au.predict's detector=mtcnn reads them from the cache
     portrait = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     ckpt = tiny_run / "checkpoints" / "best.ckpt"
     _, rows = predict(ckpt, portrait, tmp_path / "mtcnn", "detector=mtcnn", "annotate=true")

