@@ -13,9 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from au.inference.align import EyeFinder
+from au.inference.api import build_tracker
 from au.inference.detector import AUDetector
-from au.inference.faces import HaarFaceDetector, build_face_detector
 from au.inference.media import find_sources
 from au.inference.pipeline import PredictionRunner, PredictSummary
 from au.inference.records import PredictionTable
@@ -73,12 +72,10 @@ def run_on(
 def video_tracker(
     detect_every: int, align: bool = True, max_side: int = 320, detector: str = "haar"
 ) -> FaceTracker:
-    """The face finder ``au.predict`` builds for a video with these settings.
+    """The face finder ``au.predict`` builds for a video with these settings (its own builder).
 
     ``detector``: ``haar`` (detecting on the frame scaled to ``max_side``) or ``mtcnn`` (the
-    default of ``au.predict``; its landmarks align the faces).
+    default of ``au.predict``).
     """
-    if detector == "mtcnn":
-        return FaceTracker(build_face_detector("mtcnn"), detect_every)
-    haar = HaarFaceDetector(max_side=max_side)
-    return FaceTracker(haar, detect_every, eyes=EyeFinder() if align else None)
+    options = {"max_side": max_side} if detector == "haar" else {}
+    return build_tracker(detector, options, align, detect_every)
