@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from au.errors import CheckpointError
+
 #: ArcFace's 5 points in a 112 x 112 face square: left eye, right eye, nose, mouth left, right.
 ARCFACE_TEMPLATE = np.array(
     [
@@ -42,6 +44,8 @@ ARCFACE_SIDE = 112.0
 CROP_MARGIN = 0.15
 #: The crop methods :func:`cut_face` cuts.
 CUT_METHODS = ("template5", "eyes", "box")
+#: Geometries au records but does not cut: rendered, released-as-cropped or mixed data.
+UNCUT_METHODS = ("synthetic", "released", "mixed")
 #: Landmark count -> the indices averaged into each of the 5 template points (eye centres, nose
 #: tip, mouth corners; image-left first): the 5-point (MTCNN, CelebA), 49-point (IntraFace,
 #: DISFA+) and 66/68-point (iBUG, DISFA) schemes.
@@ -81,11 +85,21 @@ class CropGeometry:
 
     @classmethod
     def from_dict(cls, record: Mapping | None) -> CropGeometry | None:
-        """The geometry ``record`` names; ``None`` for none or one au does not cut (synthetic)."""
-        if not record or record.get("method") not in CUT_METHODS:
+        """The geometry ``record`` names; ``None`` for none or one au does not cut (synthetic).
+
+        Raises:
+            CheckpointError: If the record names no known method or a margin that is no number
+                (a hand-edited record: it would otherwise be ignored or cut faces wrongly).
+        """
+        if not record or record.get("method") in UNCUT_METHODS:
             return None
-        margin = float(record.get("margin", CROP_MARGIN))
-        return cls(record["method"], margin, record.get("landmarks"))
+        margin = record.get("margin", CROP_MARGIN)
+        if record.get("method") not in CUT_METHODS or not isinstance(margin, int | float):
+            raise CheckpointError(
+                f"crop_geometry {dict(record)}: expected a method among "
+                f"{', '.join(CUT_METHODS + UNCUT_METHODS)} and a numeric margin"
+            )
+        return cls(record["method"], float(margin), record.get("landmarks"))
 
     def describe(self) -> str:
         """E.g. ``template5 (margin 0.15)``."""

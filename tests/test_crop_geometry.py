@@ -293,3 +293,15 @@ def test_a_tiny_fit_saves_the_synthetic_framing_and_predict_keeps_todays_crops(t
     data_config = read_checkpoint(ckpt)["hyper_parameters"]["data_config"]
     assert data_config["crop_geometry"] == synthetic_crop_geometry("video")
     assert AUDetector.from_checkpoint(ckpt).crop_geometry is None  # renders: not a cut crop
+
+
+def test_a_recorded_geometry_au_cannot_follow_is_one_clear_error():
+    """A hand-edited record would otherwise be ignored (unknown method) or crash (margin)."""
+    from au.alignment import CropGeometry
+    from au.errors import CheckpointError
+
+    assert CropGeometry.from_dict({"method": "synthetic", "regime": "video"}) is None
+    assert CropGeometry.from_dict({"method": "eyes", "margin": 0.2}).margin == 0.2
+    for bad in ({"method": "templat5"}, {"method": "box", "margin": "wide"}):
+        with pytest.raises(CheckpointError, match="expected a method among template5, eyes"):
+            CropGeometry.from_dict(bad)
