@@ -34,6 +34,7 @@ from au.data.synthetic.preview import (
     label_grid,
     posed_preview_rows,
 )
+from au.data.synthetic.relief import SHADINGS
 from au.data.synthetic.stats import format_statistics
 from au.data.synthetic.writer import (
     MODALITIES,
@@ -83,6 +84,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=default.num_folds)
     parser.add_argument("--jpeg-quality", type=int, default=default.jpeg_quality)
     parser.add_argument(
+        "--shading",
+        choices=SHADINGS,
+        default=default.shading,
+        help="relief: a height map lit in 3D (default); flat: the renderer before it",
+    )
+    parser.add_argument(
         "--root", type=Path, default=None, help="default: $AU_DATA_ROOT or ~/.cache/au/data"
     )
     parser.add_argument("--workers", type=int, default=2)
@@ -112,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> SyntheticConfig:
         seed=args.seed,
         num_folds=args.folds,
         jpeg_quality=args.jpeg_quality,
+        shading=args.shading,
         **overrides,
     )
 

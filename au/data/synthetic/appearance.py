@@ -164,15 +164,23 @@ def lit(
     plane: FacePlane,
     identity: Identity,
     nuisance: Nuisance,
+    face_light: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Apply face shading (unrolled) and the light to an RGB image (S, S, 3); returns float32."""
+    """Apply face shading (unrolled) and the light to an RGB image (S, S, 3); returns float32.
+
+    ``face_light`` (S, S, unrolled) is the light on the skin when the face's relief was lit in
+    3D (:mod:`au.data.synthetic.relief`); without it the skin is lit as a flat ellipse.
+    """
     angle = math.radians(nuisance.light_angle)
     contrast = nuisance.light_contrast
     light_x, light_y = contrast * math.cos(angle), -contrast * math.sin(angle)
-    normal_x = np.clip(plane.u / np.float32(identity.face_width), -1.0, 1.0)
-    normal_y = np.clip(plane.v / np.float32(identity.face_length), -1.0, 1.0)
     around = 1.0 + (plane.u * light_x + plane.v * light_y)  # (S, S)
-    on_face = 1.0 + (normal_x * light_x + normal_y * light_y) - around
+    if face_light is not None:
+        on_face = face_light - around
+    else:
+        normal_x = np.clip(plane.u / np.float32(identity.face_width), -1.0, 1.0)
+        normal_y = np.clip(plane.v / np.float32(identity.face_length), -1.0, 1.0)
+        on_face = 1.0 + (normal_x * light_x + normal_y * light_y) - around
     fields = plane.rolled(np.dstack([around, on_face, shading]))
     light = (fields[..., 0] + mask * fields[..., 1]) * (1.0 + mask * fields[..., 2])
     balance = 0.1 * nuisance.white_balance

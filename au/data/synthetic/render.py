@@ -20,6 +20,7 @@ from au.data.synthetic.identity import Identity
 from au.data.synthetic.lower_face import Mouth, add_chin, add_nose, build_mouth
 from au.data.synthetic.nuisances import Nuisance
 from au.data.synthetic.props import apply_sensor, draw_glasses, draw_occluder
+from au.data.synthetic.relief import SHADINGS, face_points, relief_light, sample_grid
 from au.data.synthetic.upper_face import add_brows, add_eyes
 
 # Face regions in face coordinates (x0, y0, x1, y1); they hold every identity's features.
@@ -74,6 +75,7 @@ def render_face(
     nuisance: Nuisance | None = None,
     size: int = 128,
     supersample: int = 4,
+    shading: str = "relief",
 ) -> np.ndarray:
     """Render a face.
 
@@ -83,11 +85,15 @@ def render_face(
         nuisance: The frame's conditions; None for a clean, frontal, well-lit RGB face.
         size: Output width and height in pixels.
         supersample: Drawing resolution factor (anti-aliasing).
+        shading: ``relief`` (a height map lit in 3D, :mod:`au.data.synthetic.relief`) or
+            ``flat`` (2D highlights and a darker rim only, the renderer before relief).
 
     Returns:
         uint8 RGB (size, size, 3) for modality "rgb", uint8 (size, size) for "gray" and
         "thermal".
     """
+    if shading not in SHADINGS:
+        raise ValueError(f"shading must be one of {list(SHADINGS)}, got {shading!r}")
     nuisance = nuisance or _CLEAN
     parts, mouth = _face_geometry(identity, intensities)
     pose = Pose(nuisance.yaw, nuisance.pitch, nuisance.roll, nuisance.scale, nuisance.shift_x,
@@ -105,7 +111,7 @@ def render_face(
         canvas.stroke(backdrop.strands, palette.strand, 0.004, surface=False, alpha=0.3)
     draw_glasses(canvas, identity, nuisance, thermal)
     small = cv2.resize(canvas.flush(), (size, size), interpolation=cv2.INTER_AREA)
-    return _finish(small, identity, backdrop, parts, projector, nuisance)
+    return _finish(small, identity, backdrop, parts, projector, nuisance, shading)
 
 
 def _face_geometry(identity: Identity, intensities: np.ndarray) -> tuple[FaceParts, Mouth]:
@@ -128,6 +134,7 @@ def _finish(
     parts: FaceParts,
     projector: HeadProjector,
     nuisance: Nuisance,
+    shading: str,
 ) -> np.ndarray:
     """Occlude, shade, light and pass through the sensor."""
     size = small.shape[0]
@@ -142,13 +149,19 @@ def _finish(
             canvas.flush()
     skin = mask.astype(np.float32) * np.float32(1.0 / 255.0)
     plane = FacePlane(projector, size)
-    shading = plane.blobs(parts.blobs) + roundness(identity, plane)  # unrolled
+    blobs = plane.blobs(parts.blobs)  # unrolled, as every field until lit() rolls them
     if thermal:
-        image = warmed(small, identity, plane, skin, shading)
+        image = warmed(small, identity, plane, skin, blobs + roundness(identity, plane))
+    elif shading == "relief":
+        u, v = np.broadcast_arrays(plane.u, plane.v)
+        face_x, face_y = face_points(projector, u, v)
+        grid = relief_light(identity, parts, projector, nuisance)
+        face_light = sample_grid(grid, face_x, face_y)
+        image = lit(small, blobs, skin, plane, identity, nuisance, face_light)
     else:
-        image = lit(small, shading, skin, plane, identity, nuisance)
-        if nuisance.modality == "gray":
-            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        image = lit(small, blobs + roundness(identity, plane), skin, plane, identity, nuisance)
+    if nuisance.modality == "gray":
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return apply_sensor(image, nuisance)
 
 

@@ -82,15 +82,20 @@ def still_records(plan: StillsPlan, subject: str, fold: int) -> list[dict[str, o
     return rows
 
 
-def render_still(identity: Identity, frame: StillFrame, size: int) -> np.ndarray:
+def render_still(
+    identity: Identity, frame: StillFrame, size: int, shading: str = "relief"
+) -> np.ndarray:
     """Render one still; a wild frame is exposed and loses resolution before its JPEG.
+
+    ``shading`` is :func:`au.data.synthetic.render.render_face`'s.
 
     Returns:
         uint8 (size, size, 3) for RGB, (size, size) for gray and thermal.
     """
     if not frame.auto_exposure and (frame.resolution <= 0 or frame.resolution >= size):
-        return render_face(identity, frame.intensities, frame.nuisance, size=size)
-    image = render_face(identity, frame.intensities, replace(frame.nuisance, jpeg_quality=0), size)
+        return render_face(identity, frame.intensities, frame.nuisance, size, shading=shading)
+    unsaved = replace(frame.nuisance, jpeg_quality=0)
+    image = render_face(identity, frame.intensities, unsaved, size, shading=shading)
     if frame.auto_exposure:
         image = exposed(image)
     if 0 < frame.resolution < size:

@@ -32,6 +32,7 @@ from au.data.synthetic.dealing import DEALT_CONDITIONS, deal_conditions
 from au.data.synthetic.episodes import SubjectPlan, code_intensities, plan_subject
 from au.data.synthetic.nuisances import DIFFICULTY_LEVELS, nuisance_record
 from au.data.synthetic.posed import plan_posed_subject
+from au.data.synthetic.relief import SHADINGS
 from au.data.synthetic.render import render_face
 from au.data.synthetic.stills import STILL_REGIMES, StillsPlan, render_still, still_records
 from au.data.synthetic.wild import plan_wild_subject
@@ -68,6 +69,7 @@ class SyntheticConfig:
     num_folds: int = 3
     jpeg_quality: int = 95
     regime: str = "video"
+    shading: str = "relief"  # or "flat", the renderer before relief shading (experiment 009)
 
     def __post_init__(self) -> None:
         checks = {
@@ -79,6 +81,7 @@ class SyntheticConfig:
             "modality": (self.modality in MODALITIES, f"one of {list(MODALITIES)}"),
             "num_folds": (1 <= self.num_folds <= self.num_subjects, "1..num_subjects"),
             "jpeg_quality": (1 <= self.jpeg_quality <= 100, "1..100"),
+            "shading": (self.shading in SHADINGS, f"one of {list(SHADINGS)}"),
         }
         if self.regime == "posed":
             checks["frames_per_subject"] = (
@@ -122,11 +125,13 @@ def dataset_folder(
 ) -> Path:
     """Where ``cfg``'s data set lives: ``root/synthetic/<modality>-d<difficulty>-<hash>``.
 
-    The still regimes put theirs beside it, prefixed with the regime: ``posed-gray-d1-<hash>``.
+    The still regimes put theirs beside it, prefixed with the regime: ``posed-gray-d1-<hash>``;
+    flat-shaded sets say so: ``flat-rgb-d2-<hash>``.
     """
     root = Path(root).expanduser() if root is not None else default_data_root()
     digest = config_hash(cfg) if digest is None else digest
     prefix = "" if cfg.regime == "video" else f"{cfg.regime}-"
+    prefix += "flat-" if cfg.shading == "flat" else ""
     return root / "synthetic" / f"{prefix}{cfg.modality}-d{cfg.difficulty}-{digest}"
 
 
@@ -233,13 +238,15 @@ def render_subject(cfg: SyntheticConfig, index: int, fold: int, folder: Path) ->
     (folder / "images" / subject_name(index, cfg.num_subjects)).mkdir(parents=True, exist_ok=True)
     if isinstance(plan, StillsPlan):
         for row, frame in zip(rows, plan.frames, strict=True):
-            image = render_still(plan.identity, frame, cfg.image_size)
+            image = render_still(plan.identity, frame, cfg.image_size, cfg.shading)
             (folder / row["path"]).write_bytes(_encode(image, cfg.jpeg_quality))
         return rows
     for path, intensities, nuisance in zip(
         rows["path"], plan.timeline.intensities, plan.nuisances, strict=True
     ):
-        image = render_face(plan.identity, intensities, nuisance, size=cfg.image_size)
+        image = render_face(
+            plan.identity, intensities, nuisance, size=cfg.image_size, shading=cfg.shading
+        )
         (folder / path).write_bytes(_encode(image, cfg.jpeg_quality))
     return rows
 
