@@ -58,7 +58,11 @@ class UnknownBackboneError(ValueError):
 
 
 class PretrainedWeightsError(RuntimeError):
-    """Raised when ImageNet weights are asked for but cannot be found, fetched or loaded."""
+    """Weights (ImageNet, MTCNN) that cannot be found, fetched, read or loaded; names the file."""
+
+
+class WeightsNotFetchedError(PretrainedWeightsError):
+    """Weights that ``python -m au.weights`` fetches are not in the cache at all (never fetched)."""
 
 
 class ExportUnavailableError(RuntimeError):

@@ -25,6 +25,7 @@ from omegaconf import DictConfig  # noqa: E402
 from au.errors import ResumeMismatchError  # noqa: E402
 from au.evaluation.paired_bootstrap import SubjectCounts  # noqa: E402
 from au.evaluation.run_record import RESULTS_DIR, run_facts, write_run_record  # noqa: E402
+from au.models.backbone import check_backbone_weights  # noqa: E402
 from au.models.checkpoint import (  # noqa: E402
     detector_hyper_parameters,
     read_checkpoint,
@@ -39,6 +40,7 @@ def run_fit(config: DictConfig) -> dict:
     """Train and (optionally) test as configured; returns the test summary metrics."""
     output_dir = Path(config.paths.output_dir)
     resumed_from = checked_resume(config)
+    check_backbone_weights(config.model.backbone)  # a missing or unreadable file stops here
     L.seed_everything(config.seed, workers=True)
     datamodule = build_datamodule(config)
     sizes = {split: len(ds) for split, ds in datamodule.datasets.items()}

@@ -102,6 +102,7 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
     """
     sources = find_sources(config.input)
     check_cameras(sources)
+    tracker = build_tracker(config)  # a damaged MTCNN weights cache stops here, before any work
     detector = AUDetector.from_checkpoint(
         config.ckpt_path,
         device=config.device,
@@ -121,7 +122,7 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
     with PredictionTable(output_dir, detector.layout.columns()) as table:
         runner = PredictionRunner(
             detector,
-            build_tracker(config),
+            tracker,
             table,
             annotator,
             batch_size=config.batch_size,

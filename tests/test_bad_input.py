@@ -4,6 +4,7 @@ The rows of ``au.compare`` (a malformed ``summary.json``) are tested with au.com
 """
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -134,6 +135,8 @@ def test_every_missing_image_is_listed(tmp_path):
     assert "12 image file(s) do not exist" in message
     assert all(f"row {row} " in message for row in range(2, 14))
     assert "row 14 " not in message
+    assert [message.count(f"{tmp_path / path},") for path in table["path"][:11]] == [1] * 11
+    assert message.endswith(f"row 13 {tmp_path / table['path'][11]}")  # each named once
 
 
 def test_corrupt_test_image_stops_the_data_module_before_training(tmp_path):
@@ -383,7 +386,7 @@ def test_refused_checkpoints_are_one_error_line_with_exit_status_2(tmp_path, cap
     assert not marker.exists()
 
 
-def test_an_unreadable_video_or_image_among_the_inputs_is_skipped_and_named(tmp_path):
+def test_an_unreadable_video_or_image_among_the_inputs_is_skipped_and_named_once(tmp_path, caplog):
     good, broken, cut = tmp_path / "good.avi", tmp_path / "broken.avi", tmp_path / "cut.jpg"
     writer = cv2.VideoWriter(str(good), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 32))
     for shade in (0, 80, 160):
@@ -391,17 +394,45 @@ def test_an_unreadable_video_or_image_among_the_inputs_is_skipped_and_named(tmp_
     writer.release()
     broken.write_bytes(bytes(64))
     cut.write_bytes(cv2.imencode(".jpg", np.zeros((32, 32, 3), np.uint8))[1].tobytes()[:-50])
+    garbage = tmp_path / "garbage.png"
+    garbage.write_bytes(b"\x89PNG not really")
     sources = [Source("video", broken, broken.name), Source("image", cut, cut.name)]
-    sources.append(Source("video", good, good.name))
+    sources += [Source("image", garbage, garbage.name), Source("video", good, good.name)]
     runner = PredictionRunner.__new__(PredictionRunner)  # only its frame reading is used
     runner.summary = PredictSummary()
-    frames = list(runner._frames(sources, 1, None))
+    with caplog.at_level(logging.WARNING, logger="au.inference.pipeline"):
+        frames = list(runner._frames(sources, 1, None))
     assert [(f.source.name, f.index) for f in frames] == [("good.avi", i) for i in range(3)]
-    assert runner.summary.skipped == [
-        f"{broken}: cannot open video {broken}",
-        f"{cut}: cannot decode image {cut}: truncated (the file is cut short)",
+    reasons = [
+        f"cannot open video {broken}",
+        f"cannot decode image {cut}: truncated (the file is cut short)",
+        f"cannot decode image {garbage}: corrupt or not an image",
     ]
-    assert "2 unreadable inputs skipped" in runner.summary.format()
+    assert runner.summary.skipped == reasons
+    assert [r.getMessage() for r in caplog.records] == [f"skipped: {r}" for r in reasons]
+    assert "3 unreadable inputs skipped" in runner.summary.format()
+    assert runner.summary.format().count(str(garbage)) == 1
+
+
+def test_prepare_errors_from_the_file_system_name_the_file_once(tmp_path):
+    from au.prepare import PrepareError
+    from au.prepare.common import write_image
+    from au.prepare.disfa import load_landmarks
+
+    taken = tmp_path / "crop.jpg"
+    taken.mkdir()  # the crop's name is taken by a folder: the write fails
+    with pytest.raises(PrepareError) as refused:
+        write_image(taken, np.zeros((8, 8, 3), np.uint8))
+    assert str(refused.value) == (
+        f"cannot write image {taken}: is the output folder writable? (Is a directory)"
+    )
+    missing = tmp_path / "SN001_0001_lm.mat"
+    with pytest.raises(PrepareError) as refused:
+        load_landmarks(missing)
+    assert str(refused.value) == (
+        f"cannot read landmarks {missing}: expected a .mat file with 'pts' "
+        "(No such file or directory)"
+    )
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
 """Face detection and face crops: MTCNN with 5 landmarks, OpenCV's Haar cascade, or no detection.
 
 ``mtcnn`` (:mod:`au.inference.mtcnn`) needs its weights fetched once (``python -m au.weights
-mtcnn``); without them it falls back to ``haar`` with one warning. ``none`` takes every image
-as one already-cropped face.
+mtcnn``); never fetched, it falls back to ``haar`` with one warning, while a damaged cache (a
+file missing, cut short or with another sha256) is an error naming the file. ``none`` takes
+every image as one already-cropped face.
 
 The box reported for a face is the square ``1 + 2 * margin`` times the detected box's longer
 side, centred on it (:func:`square_box`), clipped to the image. The model's input is cut by the
@@ -20,8 +21,8 @@ import cv2
 import numpy as np
 
 from au.alignment import CROP_MARGIN
+from au.errors import WeightsNotFetchedError
 from au.inference.mtcnn_weights import mtcnn_weights_dir
-from au.models.pretrained import PretrainedWeightsError
 
 log = logging.getLogger(__name__)
 
@@ -172,13 +173,17 @@ def build_face_detector(
 ) -> MTCNNFaceDetector | HaarFaceDetector | WholeImageFace:
     """The face detector called ``name`` (``mtcnn``, ``haar`` or ``none``) with its options.
 
-    ``mtcnn`` without its weights in the cache warns once and gives the Haar detector (with its
+    ``mtcnn`` whose weights were never fetched warns once and gives the Haar detector (with its
     default options).
+
+    Raises:
+        PretrainedWeightsError: For ``mtcnn`` with a damaged weights cache (a file missing, cut
+            short or with another sha256), naming the file and how to fetch it again.
     """
     if name == "mtcnn":
         try:
             return MTCNNFaceDetector(**options)
-        except PretrainedWeightsError as err:
+        except WeightsNotFetchedError as err:
             log.warning("detector=mtcnn unavailable (%s); using detector=haar", err)
             return HaarFaceDetector()
     if name == "haar":

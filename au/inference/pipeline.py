@@ -201,9 +201,14 @@ class PredictionRunner:
                 if note:
                     log.warning("%s %s", source.location, note)
                     self.summary.ended_early.append(f"{source.location}: {note}")
-            except (MediaReadError, cv2.error) as err:
-                log.warning("skipping %s: %s", source.location, err)
-                self.summary.skipped.append(f"{source.location}: {err}")
+            except MediaReadError as err:  # its message names the file once, and why
+                self._skip(str(err))
+            except cv2.error as err:  # OpenCV's message does not name the file
+                self._skip(f"cannot decode {source.location}: {str(err).strip()}")
+
+    def _skip(self, reason: str) -> None:
+        log.warning("skipped: %s", reason)
+        self.summary.skipped.append(reason)
 
     def _add(self, frame: Frame) -> None:
         boxes, crops = self._faces(frame)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import difflib
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 import timm
 from torch import nn
 
 from au.errors import UnknownBackboneError
-from au.models.pretrained import PretrainedWeightsError, cached_weights_path
+from au.models.pretrained import (
+    SOURCES,
+    PretrainedWeightsError,
+    cached_weights_path,
+    first_line_of,
+    read_weights_file,
+    weights_not_loaded,
+)
 
 #: Short names used by the configs, mapped to timm names (any other timm name works too).
 BACKBONE_ALIASES = {
@@ -78,7 +86,10 @@ def resolve_weights(name: str, pretrained: bool, weights: str | Path | None) -> 
     if weights:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise PretrainedWeightsError(f"model.backbone.weights file not found: {path}")
+            raise PretrainedWeightsError(
+                f"model.backbone.weights file not found: {path}; pass an existing .safetensors "
+                f"or .pth file of {name} weights"
+            )
         return path
     if not pretrained:
         return None
@@ -88,6 +99,38 @@ def resolve_weights(name: str, pretrained: bool, weights: str | Path | None) -> 
     if not _hub_reachable():
         raise PretrainedWeightsError(_offline_message(name))
     return "hub"
+
+
+def weights_file_advice(name: str, weights: str | Path | None) -> tuple[str, str]:
+    """What a backbone's weights file is and what to do about a bad one, for messages."""
+    if not weights:
+        fix = f"run `python -m au.weights {name} --force` to fetch them again"
+        return f"cached ImageNet weights of {name}", fix
+    fix = f"pass a .safetensors or .pth file of {name} weights"
+    if name in SOURCES:
+        fix += (
+            " (a torchvision .pth: convert it with `python -m au.weights --from-file PATH` and "
+            "leave model.backbone.weights unset)"
+        )
+    return "model.backbone.weights file", fix
+
+
+def check_backbone_weights(options: Mapping) -> None:
+    """Stop before any work if the weights ``options`` ask for cannot be had or do not fit.
+
+    ``options`` are :func:`create_backbone`'s arguments (``model.backbone``). A weights file (a
+    ``weights`` path, or the cached ImageNet weights) is read and loaded into a backbone that
+    is then dropped, so a missing, unreadable or ill-fitting file stops a command before it
+    reads any data.
+
+    Raises:
+        UnknownBackboneError: If the name is neither an au alias nor a timm model.
+        PretrainedWeightsError: As :func:`create_backbone` does.
+    """
+    options = dict(options)
+    name, weights = timm_name(options["name"]), options.get("weights")
+    if isinstance(resolve_weights(name, options.get("pretrained", True), weights), Path):
+        create_backbone(**options)
 
 
 def create_backbone(
@@ -105,6 +148,11 @@ def create_backbone(
         weights: A local weights file (.safetensors or .pth); implies pretrained.
         in_chans: 3 for RGB, 1 for grayscale/thermal (timm adapts the first conv's weights).
         drop_rate: Dropout inside the backbone, if the architecture has one.
+
+    Raises:
+        PretrainedWeightsError: If a weights file is missing, unreadable, does not fit the
+            backbone, or leaves some of its weight tensors unloaded (timm would go on with
+            those randomly initialised), naming the file and what to do.
     """
     name = timm_name(name)
     source = resolve_weights(name, pretrained, weights)
@@ -113,12 +161,25 @@ def create_backbone(
         return timm.create_model(name, pretrained=False, **kwargs)
     if source == "hub":
         return timm.create_model(name, pretrained=True, **kwargs)
+    label, fix = weights_file_advice(name, weights)
+    state = read_weights_file(source, label, fix)
     try:
-        return timm.create_model(
+        model = timm.create_model(
             name, pretrained=True, pretrained_cfg_overlay=dict(file=str(source)), **kwargs
         )
     except (RuntimeError, KeyError, ValueError, OSError) as err:
-        raise PretrainedWeightsError(f"cannot load {name} weights from {source}: {err}") from err
+        raise PretrainedWeightsError(
+            f"{label} {source} does not fit {name}: {first_line_of(err)}; {fix}"
+        ) from err
+    missing = weights_not_loaded(model, state)
+    if missing:
+        total = sum(1 for value in model.state_dict().values() if value.ndim >= 2)
+        named = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise PretrainedWeightsError(
+            f"{label} {source} lacks {len(missing)} of the {total} weight tensors of {name} "
+            f"({named}), which would stay random; {fix}"
+        )
+    return model
 
 
 def feature_width(backbone: nn.Module) -> int:

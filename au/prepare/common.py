@@ -138,7 +138,8 @@ def encode_to_file(path: Path, image: np.ndarray, suffix: str, params: Sequence[
         data.tofile(path)
     except OSError as err:
         raise PrepareError(
-            f"cannot write image {printable_path(path)}: is the output folder writable? ({err})"
+            f"cannot write image {printable_path(path)}: is the output folder writable? "
+            f"({err.strerror or err})"
         ) from err
 
 

@@ -156,7 +156,8 @@ def load_landmarks(path: Path) -> np.ndarray:
         points = np.asarray(scipy.io.loadmat(str(path))["pts"], dtype=np.float64)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise PrepareError(
-            f"cannot read landmarks {path}: expected a .mat file with 'pts' ({err})"
+            f"cannot read landmarks {path}: expected a .mat file with 'pts' "
+            f"({getattr(err, 'strerror', None) or err})"
         ) from err
     if points.ndim == 2 and points.shape[0] == 2 and points.shape[1] > 2:
         points = points.T

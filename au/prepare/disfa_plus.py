@@ -129,7 +129,7 @@ def load_face_crops(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
         raise PrepareError(
             f"cannot read {path}: expected FaceImg_CropResize with imgID, ImgCropped and "
-            f"LndPntCropped ({err})"
+            f"LndPntCropped ({getattr(err, 'strerror', None) or err})"
         ) from err
     return crops
 

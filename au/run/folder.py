@@ -6,10 +6,11 @@ in the same second (concurrent runs, multiruns, SLURM arrays) never share a fold
 cached per config like Hydra's ``now``, so every job of a sweep sees the same sweep folder.
 
 ``bad_input_stops_run`` wraps a command: it checks the config values, and turns an error the
-user can fix (bad config value, index, split, checkpoint, missing file) into one ``error:``
-message on stderr and exit status 2. Whatever stops a command (a user error, a crash, Ctrl-C),
-a run folder holding only what Hydra wrote before the command began (``.hydra/``, the job log)
-is removed, with any parents left empty; errors other than the user's keep their traceback.
+user can fix (bad config value, index, split, checkpoint, weights file, missing file) into one
+``error:`` message on stderr and exit status 2. Whatever stops a command (a user error, a
+crash, Ctrl-C), a run folder holding only what Hydra wrote before the command began
+(``.hydra/``, the job log) is removed, with any parents left empty; errors other than the
+user's keep their traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from au.errors import (
     IndexFormatError,
     MediaReadError,
     NoWindowError,
+    PretrainedWeightsError,
     SplitError,
     UnknownAUError,
     UnknownBackboneError,
@@ -50,6 +52,7 @@ INPUT_ERRORS = (
     ExportUnavailableError,
     NoWindowError,
     UnknownBackboneError,
+    PretrainedWeightsError,
     ImageReadError,
     MediaReadError,
     UnknownAUError,
