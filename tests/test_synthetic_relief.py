@@ -10,7 +10,7 @@ from au.data.synthetic.canvas import HeadProjector, Pose
 from au.data.synthetic.face import EYE_Y, face_outline
 from au.data.synthetic.identity import sample_identity
 from au.data.synthetic.nuisances import Nuisance
-from au.data.synthetic.relief import face_points, light_direction
+from au.data.synthetic.relief import face_points, light_direction, mixed_relief_weight
 from au.data.synthetic.render import render_face
 from au.data.synthetic.writer import dataset_folder
 
@@ -84,3 +84,21 @@ def test_shading_is_checked_and_names_the_folder():
     relief = dataset_folder(SyntheticConfig(), root="/data")
     assert flat.name.startswith("flat-rgb-d2-") and relief.name.startswith("rgb-d2-")
     assert flat.name.split("-")[-1] != relief.name.split("-")[-1]
+
+
+def test_mixed_shading_blends_flat_and_relief_by_the_frames_drawn_share(identity):
+    levels = np.zeros(12)
+    shares = []
+    for seed in range(6):
+        nuisance = Nuisance(seed=seed, light_angle=150.0, light_contrast=0.3)
+        flat, relief, mixed = (
+            render_face(identity, levels, nuisance, shading=s).astype(float)
+            for s in ("flat", "relief", "mixed")
+        )
+        unclipped = (np.minimum(flat, relief) > 5) & (np.maximum(flat, relief) < 250)
+        differs = (np.abs(relief - flat) > 20) & unclipped  # pixels the shading changes clearly
+        share = (mixed - flat)[differs] / (relief - flat)[differs]
+        assert np.abs(share - mixed_relief_weight(nuisance)).max() < 0.1
+        assert np.array_equal(mixed, render_face(identity, levels, nuisance, shading="mixed"))
+        shares.append(mixed_relief_weight(nuisance))
+    assert min(shares) >= 0.0 and max(shares) <= 1.0 and np.ptp(shares) > 0.3

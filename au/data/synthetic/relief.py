@@ -26,8 +26,9 @@ from au.data.synthetic.face import BROW_Y, EYE_Y, FaceParts, Mark, mouth_line_y
 from au.data.synthetic.identity import Identity
 from au.data.synthetic.nuisances import Nuisance
 
-#: Shading styles of the renderer: ``relief`` (this module) or ``flat`` (2D shading only).
-SHADINGS = ("relief", "flat")
+#: Shading styles of the renderer: ``relief`` (this module), ``flat`` (2D shading only) or
+#: ``mixed`` (per frame, a blend of the two with a drawn share of relief).
+SHADINGS = ("relief", "flat", "mixed")
 #: The height map's extent in face coordinates (x0, y0, x1, y1) and its cell size.
 GRID_BOX = (-0.42, -0.46, 0.42, 0.64)
 GRID_STEP = 0.005
@@ -133,6 +134,11 @@ def _groove(target: np.ndarray, mark: Mark) -> None:
     points = np.round(cells * 16).astype(np.int32)  # 4 fractional bits
     cv2.polylines(layer, [points], False, 255, width, cv2.LINE_AA, shift=4)
     np.maximum(target, np.float32(min(mark.alpha, 1.0) / 255.0) * layer, out=target)
+
+
+def mixed_relief_weight(nuisance: Nuisance) -> float:
+    """A frame's share of relief in ``mixed`` shading: uniform in [0, 1], fixed by its seed."""
+    return float(np.random.default_rng([nuisance.seed, 9]).uniform())
 
 
 def light_direction(nuisance: Nuisance) -> np.ndarray:

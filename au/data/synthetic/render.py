@@ -20,7 +20,13 @@ from au.data.synthetic.identity import Identity
 from au.data.synthetic.lower_face import Mouth, add_chin, add_nose, build_mouth
 from au.data.synthetic.nuisances import Nuisance
 from au.data.synthetic.props import apply_sensor, draw_glasses, draw_occluder
-from au.data.synthetic.relief import SHADINGS, face_points, relief_light, sample_grid
+from au.data.synthetic.relief import (
+    SHADINGS,
+    face_points,
+    mixed_relief_weight,
+    relief_light,
+    sample_grid,
+)
 from au.data.synthetic.upper_face import add_brows, add_eyes
 
 # Face regions in face coordinates (x0, y0, x1, y1); they hold every identity's features.
@@ -85,8 +91,10 @@ def render_face(
         nuisance: The frame's conditions; None for a clean, frontal, well-lit RGB face.
         size: Output width and height in pixels.
         supersample: Drawing resolution factor (anti-aliasing).
-        shading: ``relief`` (a height map lit in 3D, :mod:`au.data.synthetic.relief`) or
-            ``flat`` (2D highlights and a darker rim only, the renderer before relief).
+        shading: ``relief`` (a height map lit in 3D, :mod:`au.data.synthetic.relief`),
+            ``flat`` (2D highlights and a darker rim only, the renderer before relief) or
+            ``mixed`` (a blend of the two whose share of relief each frame draws from its
+            nuisance seed: the rendering style itself randomized).
 
     Returns:
         uint8 RGB (size, size, 3) for modality "rgb", uint8 (size, size) for "gray" and
@@ -152,14 +160,20 @@ def _finish(
     blobs = plane.blobs(parts.blobs)  # unrolled, as every field until lit() rolls them
     if thermal:
         image = warmed(small, identity, plane, skin, blobs + roundness(identity, plane))
-    elif shading == "relief":
-        u, v = np.broadcast_arrays(plane.u, plane.v)
-        face_x, face_y = face_points(projector, u, v)
-        grid = relief_light(identity, parts, projector, nuisance)
-        face_light = sample_grid(grid, face_x, face_y)
-        image = lit(small, blobs, skin, plane, identity, nuisance, face_light)
     else:
-        image = lit(small, blobs + roundness(identity, plane), skin, plane, identity, nuisance)
+        fixed = {"flat": 0.0, "relief": 1.0}
+        weight = fixed[shading] if shading in fixed else mixed_relief_weight(nuisance)
+        image = 0.0
+        if weight < 1.0:
+            flat = lit(small, blobs + roundness(identity, plane), skin, plane, identity, nuisance)
+            image = image + np.float32(1.0 - weight) * flat
+        if weight > 0.0:
+            u, v = np.broadcast_arrays(plane.u, plane.v)
+            face_x, face_y = face_points(projector, u, v)
+            grid = relief_light(identity, parts, projector, nuisance)
+            face_light = sample_grid(grid, face_x, face_y)
+            relief = lit(small, blobs, skin, plane, identity, nuisance, face_light)
+            image = image + np.float32(weight) * relief
     if nuisance.modality == "gray":
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return apply_sensor(image, nuisance)
