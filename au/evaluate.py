@@ -187,7 +187,9 @@ def evaluation_facts(model: AULitModule, datamodule: AUDataModule, ckpt_path: Pa
     """The run facts of the checkpoint's run, with the data actually evaluated and its params.
 
     The facts come from the run's record (``results/summary.json``) or saved config, else
-    from the checkpoint's own hyperparameters.
+    from the checkpoint's own hyperparameters; ``data``, ``fold`` and ``data_read`` (the index
+    folder and the frames of each split) are those of the evaluated data, as a fit records
+    them, so ``au.compare`` pairs an evaluation with a fit that read the same data.
     """
     run_dir = run_dir_of(ckpt_path)
     record = run_dir / RESULTS_DIR
@@ -195,6 +197,8 @@ def evaluation_facts(model: AULitModule, datamodule: AUDataModule, ckpt_path: Pa
     facts = run_facts({"model": dict(model.hparams), "data": {}})
     facts.update({key: value for key, value in saved.items() if value is not None})
     facts.update(data=datamodule.name, fold=datamodule.fold)
+    sizes = {split: len(dataset) for split, dataset in datamodule.datasets.items()}
+    facts["data_read"] = {"index": str(datamodule.index.root), "frames": sizes}
     facts["params"] = sum(p.numel() for p in model.parameters())
     return facts
 

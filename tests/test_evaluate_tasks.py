@@ -74,6 +74,9 @@ def test_fit_and_evaluate_write_identical_metric_files(task_run, tmp_path):
     assert result["result"].headline == headline and headline in evaluated
     for key in sorted(fitted.keys() & evaluated.keys() - COMMAND_FACTS):
         assert_same_values(fitted[key], evaluated[key], key)
+    # the data read is recorded alike, so au.compare pairs the evaluation with the fit
+    assert evaluated["data_read"]["index"] == fitted["data_read"]["index"]
+    assert evaluated["data_read"]["frames"] == fitted["data_read"]["frames"]
     for name in (*TASK_FIGURES[task], "training_curves.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     has_thresholds = task == "joint"

@@ -80,9 +80,9 @@ def test_shading_is_checked_and_names_the_folder():
         SyntheticConfig(shading="phong")
     with pytest.raises(ValueError, match="shading"):
         render_face(sample_identity(np.random.default_rng(0)), np.zeros(12), shading="phong")
-    flat = dataset_folder(SyntheticConfig(shading="flat"), root="/data")
-    relief = dataset_folder(SyntheticConfig(), root="/data")
-    assert flat.name.startswith("flat-rgb-d2-") and relief.name.startswith("rgb-d2-")
+    flat = dataset_folder(SyntheticConfig(), root="/data")
+    relief = dataset_folder(SyntheticConfig(shading="relief"), root="/data")
+    assert flat.name.startswith("rgb-d2-") and relief.name.startswith("relief-rgb-d2-")
     assert flat.name.split("-")[-1] != relief.name.split("-")[-1]
 
 

@@ -87,8 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--shading",
         choices=SHADINGS,
         default=default.shading,
-        help="relief: a height map lit in 3D (default); flat: the renderer before it; "
-        "mixed: each frame a drawn blend of the two",
+        help="flat: 2D shading (default); relief: a height map lit in 3D; mixed: each frame a "
+        "drawn blend of the two (experiment 009)",
     )
     parser.add_argument(
         "--root", type=Path, default=None, help="default: $AU_DATA_ROOT or ~/.cache/au/data"

@@ -81,7 +81,7 @@ def render_face(
     nuisance: Nuisance | None = None,
     size: int = 128,
     supersample: int = 4,
-    shading: str = "relief",
+    shading: str = "flat",
 ) -> np.ndarray:
     """Render a face.
 
@@ -91,8 +91,8 @@ def render_face(
         nuisance: The frame's conditions; None for a clean, frontal, well-lit RGB face.
         size: Output width and height in pixels.
         supersample: Drawing resolution factor (anti-aliasing).
-        shading: ``relief`` (a height map lit in 3D, :mod:`au.data.synthetic.relief`),
-            ``flat`` (2D highlights and a darker rim only, the renderer before relief) or
+        shading: ``flat`` (2D highlights and a darker rim), ``relief`` (a height map lit in
+            3D, :mod:`au.data.synthetic.relief`) or
             ``mixed`` (a blend of the two whose share of relief each frame draws from its
             nuisance seed: the rendering style itself randomized).
 

@@ -83,7 +83,7 @@ def still_records(plan: StillsPlan, subject: str, fold: int) -> list[dict[str, o
 
 
 def render_still(
-    identity: Identity, frame: StillFrame, size: int, shading: str = "relief"
+    identity: Identity, frame: StillFrame, size: int, shading: str = "flat"
 ) -> np.ndarray:
     """Render one still; a wild frame is exposed and loses resolution before its JPEG.
 

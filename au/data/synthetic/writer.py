@@ -69,7 +69,7 @@ class SyntheticConfig:
     num_folds: int = 3
     jpeg_quality: int = 95
     regime: str = "video"
-    shading: str = "relief"  # "flat" (the renderer before relief) or "mixed"; experiment 009
+    shading: str = "flat"  # or "relief" (a height map lit in 3D) or "mixed"; experiment 009
 
     def __post_init__(self) -> None:
         checks = {
@@ -126,12 +126,12 @@ def dataset_folder(
     """Where ``cfg``'s data set lives: ``root/synthetic/<modality>-d<difficulty>-<hash>``.
 
     The still regimes put theirs beside it, prefixed with the regime: ``posed-gray-d1-<hash>``;
-    flat- and mixed-shaded sets say so: ``flat-rgb-d2-<hash>``.
+    relief- and mixed-shaded sets say so: ``relief-rgb-d2-<hash>``.
     """
     root = Path(root).expanduser() if root is not None else default_data_root()
     digest = config_hash(cfg) if digest is None else digest
     prefix = "" if cfg.regime == "video" else f"{cfg.regime}-"
-    prefix += "" if cfg.shading == "relief" else f"{cfg.shading}-"
+    prefix += "" if cfg.shading == "flat" else f"{cfg.shading}-"
     return root / "synthetic" / f"{prefix}{cfg.modality}-d{cfg.difficulty}-{digest}"
 
 
