@@ -174,7 +174,7 @@ def write_previews(cfg: SyntheticConfig, folder: Path, preview_dir: Path) -> lis
         return [frames_path]
     _, identity = sheet_subject(cfg)
     sheet_path = preview_dir / "preview_au_intensities.png"
-    _write_png(sheet_path, au_intensity_sheet(identity))
+    _write_png(sheet_path, au_intensity_sheet(identity, shading=cfg.shading))
     return [sheet_path, frames_path]
 
 

@@ -16,8 +16,10 @@ _INK = (20, 20, 20)
 INTENSITY_COLUMNS = (0, 1, 2, 3, 4, 5)
 
 
-def au_intensity_sheet(identity: Identity, size: int = 96) -> np.ndarray:
+def au_intensity_sheet(identity: Identity, size: int = 96, shading: str = "flat") -> np.ndarray:
     """One row per AU (DISFA_AUS order), one column per intensity 0-5, all other AUs at 0.
+
+    ``shading`` is :func:`au.data.synthetic.render.render_face`'s.
 
     Returns:
         uint8 RGB sheet with the AU named left of each row and intensities above the columns.
@@ -36,7 +38,8 @@ def au_intensity_sheet(identity: Identity, size: int = 96) -> np.ndarray:
             levels = np.zeros(len(DISFA_AUS))
             levels[row] = intensity
             x = label_width + column * (size + gap)
-            sheet[y : y + size, x : x + size] = render_face(identity, levels, size=size)
+            face = render_face(identity, levels, size=size, shading=shading)
+            sheet[y : y + size, x : x + size] = face
     return sheet
 
 
