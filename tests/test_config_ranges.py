@@ -54,6 +54,7 @@ OUT_OF_RANGE = {
     "schedule.patience=0": "an integer >= 1",
     "schedule.head_finetune_lr=-1": "a number > 0 or null",
     "schedule.unfreeze_last_blocks=0": "an integer >= 1 or null",
+    "schedule.stage2_min_steps=0": "an integer >= 1 or null",
     "data.num_workers=-1": "an integer >= 0",
     "data.eval_batch_size=0": "an integer >= 1 or null",
     "data.fold=0": "an integer >= 1 or null",

@@ -255,6 +255,49 @@ def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
     assert stage2[4]["backbone"] == pytest.approx(0.5e-4)  # half way: half the rate
 
 
+@pytest.mark.parametrize(
+    ("stage1", "stage2_epochs", "min_steps", "stage2_steps"),
+    [
+        (1, 2, None, 8),  # 2 epochs of 4 batches
+        (1, 2, 10, 12),  # 10 steps need ceil(10 / 4) = 3 epochs
+        (1, 2, 5, 8),  # 5 steps fit in the 2 epochs
+        (0, 1, 9, 12),  # starting in stage 2: ceil(9 / 4) = 3 epochs
+    ],
+)
+def test_stage2_min_steps_lengthens_stage2_on_short_epochs(
+    stage1, stage2_epochs, min_steps, stage2_steps
+):
+    module = AULitModule(
+        AUS, backbone={"name": "tiny", "pretrained": False}, optimizer={"finetune_lr": 1e-4}
+    )
+    rates = _StepRates()
+    schedule = TwoStageFineTuning(
+        stage1_max_epochs=stage1,
+        patience=1,
+        stage2_epochs=stage2_epochs,
+        stage2_min_steps=min_steps,
+        stage2_lr_decay="cosine",
+    )
+    assert schedule.total_epochs == (-1 if min_steps else stage1 + stage2_epochs)
+    trainer = L.Trainer(
+        max_epochs=schedule.total_epochs,
+        callbacks=[schedule, rates],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=DataLoader(_batches(), batch_size=None))  # 4 steps
+    stage2 = [r for epoch, r in rates.rates if epoch >= stage1]
+    assert len(stage2) == stage2_steps
+    assert schedule.stage2_length == stage2_steps // 4
+    # the cosine spans the lengthened stage: the last step's factor is that of (n - 1) / n
+    last = (1 + math.cos(math.pi * (stage2_steps - 1) / stage2_steps)) / 2
+    assert stage2[-1]["backbone"] == pytest.approx(1e-4 * last)
+    with pytest.raises(ValueError, match="stage2_min_steps must be null or >= 1, got 0"):
+        TwoStageFineTuning(stage2_min_steps=0)
+
+
 def test_stage2_lr_factor_and_unknown_decay():
     assert [stage2_lr_factor(p) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1, 0.5, 0, 0])
     with pytest.raises(ValueError, match="stage2_lr_decay must be one of none, cosine, got 'step'"):

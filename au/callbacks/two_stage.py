@@ -23,13 +23,17 @@ class TwoStageFineTuning(Callback):
     epochs, or for ``stage1_max_epochs``. Stage 2 then unfreezes all backbone blocks (or the
     last ``unfreeze_last_blocks``), sets the backbone to ``finetune_lr`` (its optimizer group
     was created with it) and the head to ``head_finetune_lr``, and runs ``stage2_epochs``
-    epochs; with ``stage2_epochs=0`` training stops after stage 1. The stage survives a
-    checkpoint/resume.
+    epochs, or more when ``stage2_min_steps`` asks for more optimizer steps than those epochs
+    hold (a small data set's epochs are short); with ``stage2_epochs=0`` training stops after
+    stage 1. The stage survives a checkpoint/resume.
 
     Args:
         stage1_max_epochs: Upper bound on stage-1 epochs (0 skips stage 1).
         patience: Stage-1 epochs without improvement before switching.
         stage2_epochs: Fine-tuning epochs.
+        stage2_min_steps: ``None``, or the fewest optimizer steps stage 2 takes: its length
+            becomes ``max(stage2_epochs, ceil(stage2_min_steps / batches per epoch))`` epochs,
+            fixed when stage 2 starts (and kept on resume).
         unfreeze_last_blocks: ``None`` unfreezes everything, N the last N blocks.
         finetune_lr: Learning rate of the backbone in stage 2 (informational: it is the
             backbone group's rate; set by the optimizer config).
@@ -74,7 +78,12 @@ class TwoStageFineTuning(Callback):
         ema_warmup: bool = True,
         cache_features: bool = False,
         feature_cache_dir: str | None = None,
+        stage2_min_steps: int | None = None,
     ):
+        if stage2_min_steps is not None and stage2_min_steps < 1:
+            raise ValueError(
+                f"schedule.stage2_min_steps must be null or >= 1, got {stage2_min_steps}"
+            )
         if stage1_max_epochs < 0 or stage2_epochs < 0 or patience < 1:
             raise ValueError(
                 "schedule needs stage1_max_epochs >= 0, stage2_epochs >= 0 and patience >= 1; "
@@ -92,6 +101,9 @@ class TwoStageFineTuning(Callback):
                 )
         self.stage1_max_epochs, self.patience = stage1_max_epochs, patience
         self.stage2_epochs, self.unfreeze_last_blocks = stage2_epochs, unfreeze_last_blocks
+        self.stage2_min_steps = stage2_min_steps
+        #: Stage 2's epochs, fixed by its first epoch (``None`` until then).
+        self.stage2_length: int | None = None
         self.head_finetune_lr, self.train_bn = head_finetune_lr, train_bn
         self.stage2_lr_decay = stage2_lr_decay
         self.monitor, self.mode = monitor, mode
@@ -105,8 +117,21 @@ class TwoStageFineTuning(Callback):
 
     @property
     def total_epochs(self) -> int:
-        """Epochs of both stages at most (the Trainer's ``max_epochs``)."""
+        """Epochs of both stages at most (the Trainer's ``max_epochs``).
+
+        -1 (no limit: this callback stops training) when ``stage2_min_steps`` makes stage 2's
+        length depend on the data.
+        """
+        if self.stage2_min_steps is not None and self.stage2_epochs > 0:
+            return -1
         return self.stage1_max_epochs + self.stage2_epochs
+
+    def _fix_stage2_length(self, trainer: L.Trainer) -> None:
+        """Stage 2's epochs: ``stage2_epochs``, or enough for ``stage2_min_steps`` steps."""
+        self.stage2_length = self.stage2_epochs
+        if self.stage2_min_steps is not None and self.stage2_epochs > 0:
+            batches = max(int(trainer.num_training_batches), 1)
+            self.stage2_length = max(self.stage2_epochs, math.ceil(self.stage2_min_steps / batches))
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Freeze (stage 1) or unfreeze (stage 2, e.g. on resume) before the first step."""
@@ -137,15 +162,20 @@ class TwoStageFineTuning(Callback):
             )
             datamodule.use_features({split: FeatureDataset(features, view)})
 
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Fix stage 2's length when a run starts in stage 2 (its batches are known now)."""
+        if self.stage == 2 and self.stage2_length is None:
+            self._fix_stage2_length(trainer)
+
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
     ) -> None:
         """Set the stage-2 learning rates of this step (``stage2_lr_decay="cosine"``)."""
-        if self.stage != 2 or self.stage2_lr_decay == "none" or self.stage2_epochs == 0:
+        if self.stage != 2 or self.stage2_lr_decay == "none" or not self.stage2_length:
             return
         batches = max(int(trainer.num_training_batches), 1)
         epochs_done = trainer.current_epoch - self.stage2_start_epoch + batch_idx / batches
-        factor = stage2_lr_factor(epochs_done / self.stage2_epochs)
+        factor = stage2_lr_factor(epochs_done / self.stage2_length)
         backbone_lr = float(pl_module.optimizer_config["finetune_lr"])
         rates = {"backbone": backbone_lr, "head": self.head_finetune_lr or backbone_lr}
         for optimizer in trainer.optimizers:
@@ -157,7 +187,7 @@ class TwoStageFineTuning(Callback):
         """Decide, after each epoch's validation, whether to switch stage or stop."""
         epoch = trainer.current_epoch
         if self.stage == 2:
-            if epoch + 1 - self.stage2_start_epoch >= self.stage2_epochs:
+            if epoch + 1 - self.stage2_start_epoch >= self.stage2_length:
                 trainer.should_stop = True
             return
         if self._improved(trainer.callback_metrics.get(self.monitor)):
@@ -180,6 +210,7 @@ class TwoStageFineTuning(Callback):
 
     def _start_stage2(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         self.stage, self.stage2_start_epoch = 2, epoch
+        self._fix_stage2_length(trainer)
         if self.stage2_epochs == 0:
             trainer.should_stop = True
             if self.cache_features:  # the backbone never trains: test on its cached features
@@ -194,7 +225,8 @@ class TwoStageFineTuning(Callback):
                 if group["name"] == "head":
                     group["lr"] = self.head_finetune_lr or backbone_lr
         pl_module.print(
-            f"\nepoch {epoch}: stage 2 (fine-tuning the backbone at lr {backbone_lr:g})"
+            f"\nepoch {epoch}: stage 2 (fine-tuning the backbone at lr {backbone_lr:g} for "
+            f"{self.stage2_length} epochs)"
         )
 
     def state_dict(self) -> dict:
@@ -204,6 +236,7 @@ class TwoStageFineTuning(Callback):
             "best": self.best,
             "wait": self.wait,
             "stage2_start_epoch": self.stage2_start_epoch,
+            "stage2_length": self.stage2_length,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -211,6 +244,7 @@ class TwoStageFineTuning(Callback):
         self.stage = state_dict["stage"]
         self.best, self.wait = state_dict["best"], state_dict["wait"]
         self.stage2_start_epoch = state_dict["stage2_start_epoch"]
+        self.stage2_length = state_dict.get("stage2_length", self.stage2_epochs)
 
 
 def stage2_lr_factor(progress: float) -> float:

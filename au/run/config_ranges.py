@@ -77,6 +77,7 @@ RANGES: dict[str, Range] = {
     "*num_workers": COUNT,
     "*patience": AT_LEAST_ONE,
     "*unfreeze_last_blocks": AT_LEAST_ONE,
+    "*min_steps": AT_LEAST_ONE,
     "*min_positives": COUNT,
     "*bootstrap": COUNT,
     "*betas": BELOW_ONE,
