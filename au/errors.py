@@ -65,6 +65,10 @@ class WeightsNotFetchedError(PretrainedWeightsError):
     """Weights that ``python -m au.weights`` fetches are not in the cache at all (never fetched)."""
 
 
+class MissingPackageError(ImportError):
+    """An optional package that a chosen option needs is not installed (names what to install)."""
+
+
 class ExportUnavailableError(RuntimeError):
     """The checkpoint's ONNX export is missing or stale and cannot be written anywhere."""
 

