@@ -222,20 +222,14 @@ class _StepRates(Callback):
         self.rates.append((trainer.current_epoch, {g["name"]: g["lr"] for g in groups}))
 
 
-def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
+def _step_rates(schedule: TwoStageFineTuning) -> list[tuple[int, dict]]:
+    """(epoch, rates) of every step of a tiny model trained on 4 batches per epoch."""
     module = AULitModule(
         AUS,
         backbone={"name": "tiny", "pretrained": False},
         optimizer={"lr": 1e-2, "finetune_lr": 1e-4},
     )
     rates = _StepRates()
-    schedule = TwoStageFineTuning(
-        stage1_max_epochs=1,
-        patience=1,
-        stage2_epochs=2,
-        head_finetune_lr=1e-3,
-        stage2_lr_decay="cosine",
-    )
     trainer = L.Trainer(
         max_epochs=schedule.total_epochs,
         callbacks=[schedule, rates],
@@ -244,9 +238,22 @@ def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
         enable_progress_bar=False,
         limit_val_batches=0,
     )
-    trainer.fit(module, train_dataloaders=DataLoader(_batches(), batch_size=None))  # 4 steps
-    stage1 = [r for epoch, r in rates.rates if epoch == 0]
-    stage2 = [r for epoch, r in rates.rates if epoch > 0]
+    trainer.fit(module, train_dataloaders=DataLoader(_batches(), batch_size=None))
+    return rates.rates
+
+
+@pytest.mark.slow  # trains a tiny model
+def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
+    schedule = TwoStageFineTuning(
+        stage1_max_epochs=1,
+        patience=1,
+        stage2_epochs=2,
+        head_finetune_lr=1e-3,
+        stage2_lr_decay="cosine",
+    )
+    rates = _step_rates(schedule)
+    stage1 = [r for epoch, r in rates if epoch == 0]
+    stage2 = [r for epoch, r in rates if epoch > 0]
     assert stage1 == [{"head": 1e-2, "backbone": 1e-4}] * 4  # stage 1 untouched
     # 8 stage-2 steps at progress k/8: factor (1 + cos(pi k / 8)) / 2 = 1, 0.962, ..., 0.038
     factors = [(1 + math.cos(math.pi * k / 8)) / 2 for k in range(8)]
@@ -255,6 +262,7 @@ def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
     assert stage2[4]["backbone"] == pytest.approx(0.5e-4)  # half way: half the rate
 
 
+@pytest.mark.slow  # trains a tiny model
 @pytest.mark.parametrize(
     ("stage1", "stage2_epochs", "min_steps", "stage2_steps"),
     [
@@ -267,10 +275,6 @@ def test_stage2_cosine_decay_lowers_rates_along_a_half_cosine_each_step():
 def test_stage2_min_steps_lengthens_stage2_on_short_epochs(
     stage1, stage2_epochs, min_steps, stage2_steps
 ):
-    module = AULitModule(
-        AUS, backbone={"name": "tiny", "pretrained": False}, optimizer={"finetune_lr": 1e-4}
-    )
-    rates = _StepRates()
     schedule = TwoStageFineTuning(
         stage1_max_epochs=stage1,
         patience=1,
@@ -279,16 +283,7 @@ def test_stage2_min_steps_lengthens_stage2_on_short_epochs(
         stage2_lr_decay="cosine",
     )
     assert schedule.total_epochs == (-1 if min_steps else stage1 + stage2_epochs)
-    trainer = L.Trainer(
-        max_epochs=schedule.total_epochs,
-        callbacks=[schedule, rates],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(module, train_dataloaders=DataLoader(_batches(), batch_size=None))  # 4 steps
-    stage2 = [r for epoch, r in rates.rates if epoch >= stage1]
+    stage2 = [r for epoch, r in _step_rates(schedule) if epoch >= stage1]
     assert len(stage2) == stage2_steps
     assert schedule.stage2_length == stage2_steps // 4
     # the cosine spans the lengthened stage: the last step's factor is that of (n - 1) / n
