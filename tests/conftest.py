@@ -96,6 +96,7 @@ def small_fit_overrides(output_dir, *extra: str) -> list[str]:
         "data.batch_size=32",
         "schedule.stage1_max_epochs=3",
         "schedule.stage2_epochs=3",
+        "schedule.stage2_min_steps=null",
         "schedule.feature_cache_dir=null",
         "model.optimizer.lr=3e-3",
         "model.optimizer.finetune_lr=1e-3",

@@ -23,6 +23,7 @@ TINY = [
     "data.pin_memory=false",
     "schedule.stage1_max_epochs=1",
     "schedule.stage2_epochs=1",
+    "schedule.stage2_min_steps=null",
     "schedule.feature_cache_dir=null",
     "trainer.enable_progress_bar=false",
 ]

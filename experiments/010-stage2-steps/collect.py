@@ -1,0 +1,90 @@
+"""Collect experiment 010: stage 2 by epochs (6) or by at least 400 optimizer steps.
+
+Usage (from the repository root, after queue.sh):
+    python experiments/010-stage2-steps/collect.py [LOGS ...]   (default: logs/fit/multiruns)
+
+results.csv: one row per run: block (posed, wild: AU detection; emotion: the emotion head on the
+posed stills), setting (epochs, steps), seed, the monitored validation score of the kept epoch
+(``val_score``: val/f1, or val/macro_f1 for emotion), the test headline (``test_score``: average
+F1, or macro-F1), ROC-AUC (AU) or accuracy (emotion), the epochs stage 2 ran, and the seconds
+of training. comparison_<block>.csv: ``au.compare`` of steps against epochs on the block's test
+subjects (test subjects resampled, the seeds as paired replicates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+BLOCKS = ("posed", "wild", "emotion")
+
+
+def run_row(run: Path) -> dict:
+    """One run's scores, from its summary and its metrics log."""
+    block, setting = run.parent.name.removeprefix("010-").split("-")
+    summary = json.loads((run / "results" / "summary.json").read_text())
+    emotion = block == "emotion"
+    monitor = "val/macro_f1" if emotion else "val/f1"
+    metrics = pd.read_csv(run / "csv" / "metrics.csv").dropna(subset=[monitor])
+    kept = metrics.loc[metrics["epoch"] == summary["checkpoint_epoch"], monitor].iloc[-1]
+    epochs = int(metrics["epoch"].max()) + 1
+    stage2 = json.loads((run / "results" / "summary.json").read_text()).get("checkpoint_stage")
+    return {
+        "block": block,
+        "setting": setting,
+        "seed": int(run.name.removeprefix("seed")),
+        "val_score": float(kept) * 100,
+        "test_score": summary["macro_f1" if emotion else "f1"] * 100,
+        "roc_auc_or_accuracy": summary["accuracy" if emotion else "roc_auc"] * 100,
+        "epochs": epochs,
+        "checkpoint_epoch": summary["checkpoint_epoch"],
+        "checkpoint_stage": stage2,
+        "train_seconds": round(summary["train_seconds"]),
+    }
+
+
+def main() -> None:
+    """Write results.csv and comparison_<block>.csv beside this file; print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("logs", nargs="*", type=Path, default=[Path("logs/fit/multiruns")])
+    args = parser.parse_args()
+    runs = sorted(
+        run
+        for logs in args.logs
+        for run in logs.glob("010-*/seed*")
+        if (run / "results" / "summary.json").is_file()
+    )
+    table = pd.DataFrame([run_row(run) for run in runs])
+    table.to_csv(HERE / "results.csv", index=False, float_format="%.2f")
+    columns = ["val_score", "test_score", "roc_auc_or_accuracy", "epochs", "train_seconds"]
+    print(table.groupby(["block", "setting"])[columns].mean().round(1).to_string())
+    for block in BLOCKS:
+        compare([run for run in runs if run.parent.name.startswith(f"010-{block}-")], block)
+
+
+def compare(runs: list[Path], block: str) -> None:
+    """``au.compare`` of steps against epochs on one block's test subjects."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in runs:
+            shutil.copytree(run / "results", Path(tmp) / run.parent.name / run.name / "results")
+        out = Path(tmp) / "comparison"
+        groups = [str(Path(tmp) / f"010-{block}-{setting}") for setting in ("epochs", "steps")]
+        subprocess.run(
+            [sys.executable, "-m", "au.compare", *groups, "--group-by", "experiment",
+             "--baseline", f"010-{block}-epochs", "--out", str(out)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        shutil.copy(out / "comparison.csv", HERE / f"comparison_{block}.csv")
+        print(f"\n{block}: test, au.compare\n{(out / 'comparison.md').read_text()}")
+
+
+if __name__ == "__main__":
+    main()
