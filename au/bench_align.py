@@ -70,6 +70,13 @@ def subject_counts(
 ) -> SubjectCounts:
     """TP/FP/FN per test subject and AU of the model's decisions (its thresholds) on crops."""
     decisions = detector.probabilities(crops) > detector.thresholds  # (N, A)
+    return decision_counts(detector, decisions, rows, level)
+
+
+def decision_counts(
+    detector: AUDetector, decisions: np.ndarray, rows: pd.DataFrame, level: int
+) -> SubjectCounts:
+    """TP/FP/FN per test subject and AU of ``decisions`` (N, A) on the frames of ``rows``."""
     table = pd.DataFrame({"subject": rows["subject"].astype(str).to_numpy()})
     for j, au in enumerate(detector.aus):
         table[f"decision/{au}"] = decisions[:, j].astype(int)

@@ -11,7 +11,7 @@ from au.bench_align import checkpoint_argument
 
 COMMANDS = {
     "fit", "evaluate", "predict", "export", "compare", "crossval",
-    "bench", "bench_predict", "bench_align", "bench_faces", "weights",
+    "bench", "bench_predict", "bench_align", "bench_faces", "bench_frontends", "weights",
 }  # fmt: skip
 #: Modules every layer may import: of au's they import only the user errors.
 BOTTOM_LAYER = {"aus", "alignment", "errors", "processes", "registry"}
