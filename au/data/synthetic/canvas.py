@@ -101,13 +101,20 @@ class HeadProjector:
         outline = (x * self._silhouette[0], y * self._silhouette[1])
         if surface is False or (isinstance(surface, np.ndarray) and not surface.any()):
             return outline
-        z = self.depth(x, y) + lift
-        (cy, sy), (cp, sp) = self._yaw, self._pitch
-        turned_x, z = x * cy + z * sy, z * cy - x * sy
-        turned = (turned_x, y * cp + z * sp)
+        turned_x, turned_y, _ = self.rotate(x, y, self.depth(x, y) + lift)
+        turned = (turned_x, turned_y)
         if surface is True or surface.all():
             return turned
         return np.where(surface, turned[0], outline[0]), np.where(surface, turned[1], outline[1])
+
+    def rotate(
+        self, x: np.ndarray, y: np.ndarray, z: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Vectors (x right, y down, z towards the viewer) turned by yaw, then pitch."""
+        (cy, sy), (cp, sp) = self._yaw, self._pitch
+        x, z = x * cy + z * sy, z * cy - x * sy
+        y, z = y * cp + z * sp, z * cp - y * sp
+        return x, y, z
 
     def to_face_plane(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Undo shift, roll and scale: normalized image coordinates to face-aligned ones."""

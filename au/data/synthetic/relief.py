@@ -166,7 +166,7 @@ def relief_light(
     slope_x, slope_y = np.clip(slope_x, -6.0, 6.0), np.clip(slope_y, -6.0, 6.0)
     norm = np.sqrt(slope_x**2 + slope_y**2 + 1.0)
     normal = [-slope_x / norm, -slope_y / norm, 1.0 / norm]
-    nx, ny, nz = _turn_normals(normal, projector)
+    nx, ny, nz = projector.rotate(*normal)  # turned as the projector turns points
     light = light_direction(nuisance)
     facing = np.maximum(nx * light[0] + ny * light[1] + nz * light[2], 0.0)
     flat = AMBIENT + (1.0 - AMBIENT) * float(light[2])
@@ -192,19 +192,6 @@ def head_height(projector: HeadProjector, x: np.ndarray, y: np.ndarray) -> np.nd
     height = DEPTH_RATIO * np.where(rounded > 0, rounded * np.maximum(taper, 0.0), rounded)
     height = np.where(taper < 0, height + 0.3 * taper, height)
     return cv2.GaussianBlur(height.astype(np.float32), (0, 0), 2.0)
-
-
-def _turn_normals(
-    normal: list[np.ndarray], projector: HeadProjector
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normals in face coordinates turned by yaw, then pitch, as the projector turns points."""
-    nx, ny, nz = normal
-    pose = projector.pose
-    yaw, pitch = math.radians(pose.yaw), math.radians(pose.pitch)
-    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
-    turned_x, nz = nx * cy + nz * sy, nz * cy - nx * sy
-    turned_y, nz = ny * cp + nz * sp, nz * cp - ny * sp
-    return turned_x, turned_y, nz
 
 
 def face_points(
