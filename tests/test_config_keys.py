@@ -115,9 +115,9 @@ def test_task_options_are_checked_by_the_tasks_constructor():
     ]
 
 
-#: Wrong types a structured-config check would let through: OmegaConf converts '8' to 8, 1 to
-#: true and 5 to '5' (the code still gets the unconverted value); hydra-zen's ``builds`` types
-#: ``str | Path | None`` as Any. ``data.synthetic`` is typed by SyntheticConfig.
+#: Wrong types a lax check would let through (OmegaConf's structured configs convert '8' to 8,
+#: 1 to true and 5 to '5', while the code still gets the unconverted value): the schemas are
+#: strict. ``data.synthetic`` is typed by SyntheticConfig.
 WRONG_TYPES = {
     "data.synthetic.num_subjects=abc": "data.synthetic.num_subjects='abc': expected an integer",
     "+data.synthetic.jpeg_quality=high": "data.synthetic.jpeg_quality='high': expected an integer",

@@ -1,162 +1,149 @@
-"""Type and range checks of config values before any work, one line per key.
+"""Config values checked before any work, one line per key, by the sections' pydantic models.
 
-``data.batch_size=abc`` and ``model.optimizer.lr=-0.1`` stop a run at once.
+``data.batch_size=abc``, ``model.optimizer.lr=-0.1`` and ``data.bach_size=8`` stop a run at once.
 
-Hydra accepts any value for a key that exists, so a typo in a number, or a negative rate, only
-fails deep inside training (or trains on nonsense). A key's expected type is the type hint of
-the parameter that receives it (:func:`au.run.config_keys.section_parameters`: data module,
-schedule, backbone, head, loss, optimizer, trainer, task), the type of that parameter's default
-when it has no hint, or :data:`TOP_LEVEL_TYPES` for keys outside those sections, so a new
-argument is checked without editing this module. Its range comes from
-:mod:`au.run.config_ranges` (patterns over the key), which also types keys no code declares
-(a ``**kwargs`` option): ``*_epochs`` an integer, ``*_lr`` a number.
+Hydra accepts any value for a key that exists, and a misspelled key in a YAML file (or one added
+with ``+``) would be ignored, so a typo only fails deep inside training, or trains on nonsense.
+Each section of the composed config is validated by its schema (:mod:`au.run.config_schema`:
+a pydantic model built from the signature of the code that receives the section, narrowed by
+the ranges of :mod:`au.run.config_ranges`); this module turns pydantic's errors into au's one
+line per key (``model.optimizer.lr=-0.1: expected a number > 0``, ``data.bach_size: unknown
+key (did you mean batch_size?)``), lists unknown names of a loss, optimizer or task, and the
+``model.*`` sections a task does not read.
 """
 
 from __future__ import annotations
 
 import collections.abc
-import inspect
 import types
 import typing
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+from pydantic import ValidationError
 
 from au.errors import ConfigValueError
-from au.run.config_keys import ignored_sections, section_parameters, unknown_keys
+from au.run.config_keys import (
+    Parameters,
+    describe_unknown,
+    ignored_sections,
+    section_parameters,
+    unknown_choices,
+)
 from au.run.config_ranges import Range, range_of
+from au.run.config_schema import TOP_LEVEL_TYPES, parameter_type, section_schema
 
-#: Keys outside the sections typed by code (mostly other commands' own), with their types.
-TOP_LEVEL_TYPES: dict[str, object] = {
-    "seed": int,
-    "test": bool,
-    "ckpt_path": str | None,
-    "retune": bool,
-    "plots": bool,
-    "threads": int | None,
-    "folds": list | None,
-    "batch_size": int,
-    "every": int,
-    "max_frames": int | None,
-    "margin": float | None,
-    "detect_every": int,
-    "smoothing": float,
-    "blazeface.model": str,
-    "blazeface.score_threshold": float,
-    "blazeface.tiles": int,
-    "haar.scale_factor": float,
-    "haar.min_neighbors": int,
-    "haar.min_size": int,
-    "haar.max_side": int,
-    "annotate": bool,
-    "progress": bool,
-    "opset": int,
-    "tolerance": float,
-    "num_images": int,
-}
 #: Types a config value can have; other classes in a hint (a tensor, a Lightning object) are
 #: left out of messages.
 CONFIG_TYPES = (bool, int, float, str, list, tuple, dict, collections.abc.Sequence)
+#: Pydantic's error types for a value of the right type outside its range.
+OUT_OF_RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
 def check_config_values(config: DictConfig) -> None:
     """Raise if ``config`` holds an unknown key, or a value of the wrong type or out of range.
 
     Raises:
-        ConfigValueError: Listing every wrong key, one line each, with what was expected.
+        ConfigValueError: Listing every wrong key, one line each, with what was expected:
+            unknown keys (in section order), unknown choices, sections the task ignores, then
+            wrong values (in config order).
     """
-    unknown = unknown_keys(config)  # au.run.config_keys: keys the receiving code does not take
-    problems = list(unknown.values()) + ignored_sections(config)
-    declared = declared_types(config)
-    for key in dotted_keys(OmegaConf.to_container(config, resolve=False)):
-        annotation, bounds = declared.get(key), range_of(key)
-        if (annotation is None and bounds is None) or _is_missing(config, key):
-            continue
-        if any(key == path or key.startswith(f"{path}.") for path in unknown):
+    sections = section_parameters(config)
+    unknown: dict[str, str] = {}
+    wrong: dict[str, str] = {}
+    for parent, values in section_values(config).items():
+        if any(parent == path or parent.startswith(f"{path}.") for path in unknown):
             continue  # one line per key: it is unknown
-        value = OmegaConf.select(config, key)
-        value = OmegaConf.to_container(value, resolve=True) if _is_node(value) else value
-        if annotation is None and value is None:
-            continue  # a key typed by its name only: null switches it off
-        problem = value_problem(value, annotation or implied_type(bounds), bounds)
-        if problem:
-            problems.append(f"{key}={value!r}: expected {problem}")
+        accepted = sections.get(parent)
+        try:
+            section_schema(parent, accepted, values).model_validate(values)
+        except ValidationError as err:
+            for name, errors in errors_by_key(err).items():
+                key = f"{parent}.{name}" if parent else name
+                if errors[0]["type"] == "extra_forbidden":
+                    unknown[key] = describe_unknown(key, name, accepted or {})
+                else:
+                    wrong[key] = wrong_value_line(key, values[name], accepted, errors)
+    order = list(sections)
+    unknown = dict(sorted(unknown.items(), key=lambda item: order.index(_parent(item[0]))))
+    problems = [*unknown.values(), *unknown_choices(config).values(), *ignored_sections(config)]
+    problems += [wrong[key] for key in dotted_keys(config) if key in wrong]
     if problems:
         raise ConfigValueError("\n".join(problems))
 
 
-def declared_types(config: DictConfig) -> dict[str, object]:
-    """Key -> type of every key the receiving code types (absent keys included)."""
-    declared = dict(TOP_LEVEL_TYPES)
-    for section, accepted in section_parameters(config).items():
-        for name, parameter in (accepted or {}).items():
-            annotation = parameter_type(parameter)
-            if annotation is not None:
-                declared[f"{section}.{name}"] = annotation
-    return declared
+def section_values(config: DictConfig) -> dict[str, dict[str, object]]:
+    """Each mapping in ``config`` (``""``: the top level) -> its keys' resolved values.
+
+    Missing mandatory values (``???``) are left out, as are interpolations only the command can
+    resolve (``${hydra:runtime.output_dir}``): the command that needs one says so.
+    """
+    found: dict[str, dict[str, object]] = {}
+    for key in ["", *dotted_keys(config)]:
+        node = OmegaConf.select(config, key, throw_on_resolution_failure=False) if key else config
+        if not isinstance(node, DictConfig):
+            continue
+        found[key] = {}
+        for name in node:
+            if OmegaConf.is_missing(node, name):
+                continue
+            try:
+                found[key][str(name)] = _plain(node[name])
+            except InterpolationResolutionError:  # resolved by the command (${hydra:...})
+                child = node._get_node(name)
+                if isinstance(child, DictConfig):  # a mapping with such a value inside
+                    found[key][str(name)] = OmegaConf.to_container(child, resolve=False)
+    return found
 
 
-def parameter_type(parameter: inspect.Parameter) -> object | None:
-    """A parameter's type hint, else its default's type (a number for an int or float)."""
-    if parameter.annotation is not inspect.Parameter.empty:
-        return None if isinstance(parameter.annotation, str) else parameter.annotation
-    default = parameter.default
-    if isinstance(default, bool | str):
-        return type(default)
-    return float if isinstance(default, int | float) else None
+def errors_by_key(err: ValidationError) -> dict[str, list[dict]]:
+    """Pydantic's errors grouped by the section key they are about (one line each)."""
+    grouped: dict[str, list[dict]] = {}
+    for error in err.errors():
+        grouped.setdefault(str(error["loc"][0]), []).append(error)
+    return grouped
 
 
-def implied_type(bounds: Range) -> object:
-    """The type of a key known only by its range: an integer for a count, else a number."""
-    return int if bounds.integer else float
+def wrong_value_line(
+    key: str, value: object, accepted: Parameters | None, errors: list[dict]
+) -> str:
+    """``data.batch_size=-4: expected an integer >= 1``: what the value should have been."""
+    name = key.rpartition(".")[2]
+    parameter = (accepted or {}).get(name)
+    bounds = range_of(key)
+    annotation = parameter_type(parameter) if parameter else TOP_LEVEL_TYPES.get(key)
+    if annotation is None:  # typed by its range only (null switches it off)
+        annotation = int if bounds is not None and bounds.integer else float
+    if bounds is not None and any(error["type"] in OUT_OF_RANGE for error in errors):
+        return f"{key}={value!r}: expected {range_expected(value, annotation, bounds)}"
+    return f"{key}={value!r}: expected {describe(annotation)}"
 
 
-def dotted_keys(container: object, prefix: str = "") -> list[str]:
-    """Every key of a nested mapping, sections and leaves, as dotted paths (lists are leaves)."""
-    if not isinstance(container, dict):
-        return []
-    keys = []
-    for name, child in container.items():
-        key = f"{prefix}{name}"
-        keys += [key, *dotted_keys(child, f"{key}.")]
-    return keys
+def dotted_keys(config: DictConfig) -> list[str]:
+    """Every key of ``config``, sections and leaves, as dotted paths in config order."""
+
+    def walk(container: object, prefix: str) -> list[str]:
+        if not isinstance(container, dict):
+            return []
+        keys = []
+        for name, child in container.items():
+            key = f"{prefix}{name}"
+            keys += [key, *walk(child, f"{key}.")]
+        return keys
+
+    return walk(OmegaConf.to_container(config, resolve=False), "")
 
 
-def value_problem(value: object, annotation: object, bounds: Range | None) -> str | None:
-    """What ``value`` should have been (``"an integer >= 1 or null"``), or ``None`` if fine."""
-    if not matches(value, annotation):
-        return describe(annotation)
-    if bounds is None:
-        return None
+def range_expected(value: object, annotation: object, bounds: Range) -> str:
+    """``"an integer >= 1 or null"``, ``"a list of numbers in [0, 1)"``: a value out of range."""
     if isinstance(value, list | tuple):
-        if all(x in bounds for x in value if _is_number(x)):
-            return None
         kind = "integers" if bounds.integer else "numbers"
         return f"a list of {kind} {bounds.describe()}"
-    if not _is_number(value) or value in bounds:
-        return None
     options = _options(annotation)
     integer = int in options and float not in options
     noun = "an integer" if integer or (bounds.integer and float not in options) else "a number"
     null = " or null" if type(None) in options else ""
     return f"{noun} {bounds.describe()}{null}"
-
-
-def matches(value: object, annotation: object) -> bool:
-    """Whether a plain config value fits a type hint (an int fits ``float``, a bool no number)."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return any(matches(value, option) for option in typing.get_args(annotation))
-    if typing.get_origin(annotation) is typing.Literal:
-        return value in typing.get_args(annotation)
-    if annotation is None or annotation is type(None):
-        return value is None
-    annotation = typing.get_origin(annotation) or annotation
-    if annotation is float:
-        return _is_number(value)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation in (list, tuple):
-        return isinstance(value, list | tuple)
-    return isinstance(value, annotation) if isinstance(annotation, type) else True
 
 
 def describe(annotation: object) -> str:
@@ -191,15 +178,10 @@ def _is_config_type(option: object) -> bool:
     return option is type(None) or origin is typing.Literal or origin in CONFIG_TYPES
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _parent(key: str) -> str:
+    return key.rpartition(".")[0]
 
 
-def _is_node(value: object) -> bool:
-    return OmegaConf.is_config(value)
-
-
-def _is_missing(config: DictConfig, key: str) -> bool:
-    parent, _, leaf = key.rpartition(".")
-    node = OmegaConf.select(config, parent) if parent else config
-    return isinstance(node, DictConfig) and OmegaConf.is_missing(node, leaf)
+def _plain(value: object) -> object:
+    """A config node as plain Python (resolved); other values as they are."""
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value

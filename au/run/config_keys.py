@@ -16,8 +16,9 @@ edit here:
 - ``trainer``: ``lightning.Trainer``; ``task``: the registered task's constructor.
 
 A constructor's ``**kwargs`` is followed to the parent constructor it is passed on to; a class
-without a constructor of its own (a loss with no options) takes no key. Values are checked by
-:mod:`au.run.config_checks`, which calls :func:`unknown_keys` first.
+without a constructor of its own (a loss with no options) takes no key. Each section's schema
+(:mod:`au.run.config_schema`) is built from these parameters; :mod:`au.run.config_checks`
+validates the config with it.
 """
 
 from __future__ import annotations
@@ -68,25 +69,14 @@ NO_OPTIONS = (object.__init__, nn.Module.__init__)
 MOVED = {"model.optimizer.head_finetune_lr": "schedule.head_finetune_lr"}
 
 
-def unknown_keys(config: DictConfig) -> dict[str, str]:
-    """Dotted key -> its line, for each key its section's code does not take.
-
-    Names of a loss, an optimizer or a task that is not registered are listed too.
-    """
-    problems = {}
-    for section, accepted in section_parameters(config).items():
-        node = OmegaConf.select(config, section, default=None)
-        if not isinstance(node, DictConfig) or accepted is None:
-            continue
-        for key in node:
-            if key not in accepted:
-                path = f"{section}.{key}"
-                problems[path] = describe_unknown(path, key, accepted)
+def unknown_choices(config: DictConfig) -> dict[str, str]:
+    """Dotted key -> its line, for a loss, optimizer or task name that is not registered."""
     choices = {
         "model.loss.name": losses_for("occurrence"),
         "model.optimizer.name": OPTIMIZERS,
         "task.name": registered_tasks(),
     }
+    problems = {}
     for path, names in choices.items():
         problems |= unknown_choice(config, path, names)
     return problems
