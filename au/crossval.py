@@ -40,6 +40,7 @@ from au.evaluation.run_record import (
     find_run_records,
     read_run_record,
 )
+from au.fit import CONFIG_KEYS as FIT_KEYS
 from au.fit import run_fit
 from au.run.folder import bad_input_stops_run
 from au.tasks.registry import TASKS
@@ -79,6 +80,9 @@ class FoldScores:
             table = pd.concat([table, pd.DataFrame([average])], ignore_index=True)
         return table[[self.key, *self.scores]].astype({score: float for score in self.scores})
 
+
+#: The types of the keys au.crossval reads itself: au.fit's and its own (configs/crossval.yaml).
+CONFIG_KEYS: dict[str, object] = {**FIT_KEYS, "folds": list[int] | None, "summarize": str | None}
 
 AU_OCCURRENCE = FoldScores(
     "f1", "metrics", "au", ("f1", "roc_auc"),
@@ -241,7 +245,7 @@ def collect_fold_runs(root: Path) -> dict[int, RunRecord]:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="crossval")
 def main(config: DictConfig) -> float:
     """Hydra entry point; prints the tables and returns the task's mean headline over folds."""
-    with bad_input_stops_run(config):
+    with bad_input_stops_run(config, CONFIG_KEYS):
         return _run(config)
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -59,7 +60,7 @@ from au.evaluation.run_record import (  # noqa: E402
     run_facts,
     write_run_record,
 )
-from au.inference.runtime import build_runtime  # noqa: E402
+from au.inference.runtime import RUNTIMES, build_runtime  # noqa: E402
 from au.models.checkpoint import read_checkpoint  # noqa: E402
 from au.models.module import AULitModule, PredictionStore  # noqa: E402
 from au.models.preprocessing import checkpoint_normalization  # noqa: E402
@@ -67,6 +68,17 @@ from au.run.builders import to_dict  # noqa: E402
 from au.run.config_checks import ConfigValueError  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 from au.tasks.decision import au_thresholds  # noqa: E402
+
+#: The types of the keys au.evaluate reads itself (configs/evaluate.yaml), checked before any work.
+CONFIG_KEYS: dict[str, object] = {
+    "ckpt_path": str,
+    "split": Literal["test", "val"],
+    "retune": bool,
+    "device": str,
+    "runtime": Literal[RUNTIMES],
+    "threads": int | None,
+    "plots": bool,
+}
 
 
 def run_dir_of(ckpt_path: str | Path) -> Path:
@@ -298,7 +310,7 @@ def _device(name: str) -> str:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="evaluate")
 def main(config: DictConfig) -> float:
     """Hydra entry point; returns the task's headline score (AU occurrence: average F1)."""
-    with bad_input_stops_run(config):
+    with bad_input_stops_run(config, CONFIG_KEYS):
         return run_evaluate(config)["result"].score
 
 

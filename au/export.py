@@ -23,6 +23,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -53,6 +54,17 @@ from au.run.folder import bad_input_stops_run  # noqa: E402
 
 log = logging.getLogger("au.export")
 FORMATS = {"onnx": ("onnx",), "torchscript": ("torchscript",), "both": ("onnx", "torchscript")}
+#: The types of the keys au.export reads itself (configs/export.yaml), checked before any work.
+CONFIG_KEYS: dict[str, object] = {
+    "ckpt_path": str,
+    "format": Literal[tuple(FORMATS)],
+    "quantize": bool,
+    "opset": int,
+    "tolerance": float,
+    "images": str | None,
+    "num_images": int,
+    "name": str,
+}
 
 
 class ExportParityError(AssertionError):
@@ -218,7 +230,7 @@ def run_export(config: DictConfig) -> list[ExportResult]:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="export")
 def main(config: DictConfig) -> None:
     """Hydra entry point."""
-    with bad_input_stops_run(config):
+    with bad_input_stops_run(config, CONFIG_KEYS):
         run_export(config)
 
 

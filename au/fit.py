@@ -73,6 +73,15 @@ def run_fit(config: DictConfig) -> dict:
 
 #: ``ckpt_path`` values Lightning resolves itself (no file to check).
 LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
+#: The types of au.fit's own top-level keys (configs/fit.yaml); its sections are typed by the
+#: code that receives them (:mod:`au.run.config_schema`).
+CONFIG_KEYS: dict[str, object] = {
+    "seed": int,
+    "ckpt_path": str | None,
+    "test": bool,
+    "tags": list[str],
+    "experiment_name": str,
+}
 
 
 def checked_resume(config: DictConfig) -> str | None:
@@ -210,7 +219,7 @@ def monitored_test_metric(config: DictConfig) -> str:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="fit")
 def main(config: DictConfig) -> float | None:
     """Hydra entry point; returns the task's headline test score (for sweepers), or None."""
-    with bad_input_stops_run(config):
+    with bad_input_stops_run(config, CONFIG_KEYS):
         return run_fit(config).get(monitored_test_metric(config))
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -32,17 +33,52 @@ import cv2  # noqa: E402
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from au.inference.annotate import AnnotationWriter  # noqa: E402
+from au.inference.annotate import VIDEO_CODECS, AnnotationWriter  # noqa: E402
 from au.inference.api import build_tracker as face_tracker  # noqa: E402
+from au.inference.blazeface import MODELS as BLAZEFACE_MODELS  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
+from au.inference.faces import FACE_DETECTORS  # noqa: E402
 from au.inference.live import LiveView, NoWindowError, opencv_window  # noqa: E402
 from au.inference.media import MediaReadError, Source, find_sources  # noqa: E402
 from au.inference.pipeline import PredictionRunner, PredictSummary  # noqa: E402
 from au.inference.records import PredictionTable  # noqa: E402
+from au.inference.runtime import RUNTIMES  # noqa: E402
 from au.inference.tracking import FaceTracker  # noqa: E402
 from au.run.folder import bad_input_stops_run  # noqa: E402
 
 log = logging.getLogger("au.predict")
+
+#: The types of the keys au.predict reads itself (configs/predict.yaml), checked before any work.
+CONFIG_KEYS: dict[str, object] = {
+    "ckpt_path": str,
+    "input": str | int,
+    "device": str,
+    "runtime": Literal[RUNTIMES],
+    "threads": int | None,
+    "clahe": bool | None,
+    "detector": Literal[FACE_DETECTORS],
+    "margin": float | None,
+    "align": bool,
+    "detect_every": int,
+    "smoothing": float,
+    "mtcnn.min_face": int,
+    "mtcnn.thresholds": list[float],
+    "blazeface.model": Literal[tuple(BLAZEFACE_MODELS)],
+    "blazeface.score_threshold": float,
+    "blazeface.tiles": int,
+    "haar.cascade": str,
+    "haar.scale_factor": float,
+    "haar.min_neighbors": int,
+    "haar.min_size": int,
+    "haar.max_side": int,
+    "batch_size": int,
+    "every": int,
+    "max_frames": int | None,
+    "progress": bool,
+    "show": bool | Literal["auto"],
+    "annotate": bool,
+    "annotate_codec": Literal[tuple(VIDEO_CODECS)],
+}
 
 
 def build_tracker(config: DictConfig) -> FaceTracker | None:
@@ -142,7 +178,7 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="predict")
 def main(config: DictConfig) -> None:
     """Hydra entry point."""
-    with bad_input_stops_run(config):
+    with bad_input_stops_run(config, CONFIG_KEYS):
         run_predict(config)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from torch import nn
 
+from au import crossval, evaluate, export, predict
 from au.losses import registry
 from au.losses.focal import FocalLoss
 from au.losses.registry import register_loss, registered_losses
@@ -145,16 +146,48 @@ def test_several_bad_values_each_get_their_error_line(capsys):
     assert "error: model.optimizer.lr=-0.1: expected a number > 0" in lines
 
 
-def test_other_commands_keys_are_range_checked():
-    config = compose_config("predict", ["smoothing=0", "every=0", "max_frames=0", "threads=0"])
+def command_problems(command: str, keys, *overrides) -> list[str]:
     with pytest.raises(ConfigValueError) as caught:
-        check_config_values(config)
-    assert str(caught.value).splitlines() == [
+        check_config_values(compose_config(command, list(overrides)), keys)
+    return str(caught.value).splitlines()
+
+
+def test_other_commands_keys_are_range_checked():
+    overrides = ("smoothing=0", "every=0", "max_frames=0", "threads=0")
+    assert command_problems("predict", predict.CONFIG_KEYS, *overrides) == [
         "threads=0: expected an integer >= 1 or null",
         "smoothing=0: expected a number in (0, 1]",
         "every=0: expected an integer >= 1",
         "max_frames=0: expected an integer >= 1 or null",
     ]
+
+
+def test_each_commands_own_choices_and_switches_are_typed():
+    """Before, ``detector=nope`` stopped au.predict with a traceback after the checkpoint was
+    read, and ``align=maybe`` ran as ``align=true``."""
+    overrides = ("detector=nope", "align=maybe", "runtime=tf", "show=sometimes")
+    assert command_problems("predict", predict.CONFIG_KEYS, *overrides) == [
+        "runtime='tf': expected one of torch, onnx",
+        "detector='nope': expected one of mtcnn, blazeface, haar, none",
+        "align='maybe': expected true or false",
+        "show='sometimes': expected true or false or one of auto",
+    ]
+    assert command_problems("predict", predict.CONFIG_KEYS, "+mtcnn.min_fase=40") == [
+        "mtcnn.min_fase: unknown key (did you mean min_face?)"
+    ]
+    assert command_problems("evaluate", evaluate.CONFIG_KEYS, "ckpt_path=x", "split=train") == [
+        "split='train': expected one of test, val"
+    ]
+    assert command_problems("export", export.CONFIG_KEYS, "ckpt_path=x", "format=zip") == [
+        "format='zip': expected one of onnx, torchscript, both"
+    ]
+    assert command_problems("crossval", crossval.CONFIG_KEYS, "folds=[0,2]", "test=yes") == [
+        "test='yes': expected true or false",
+        "folds=[0, 2]: expected a list of integers >= 1",
+    ]
+    check_config_values(
+        compose_config("predict", ["detector=haar", "show=auto"]), predict.CONFIG_KEYS
+    )
 
 
 @pytest.mark.parametrize(

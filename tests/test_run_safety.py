@@ -35,7 +35,7 @@ def hydra_run(tmp_path, monkeypatch):
     monkeypatch.setattr(
         folder_module, "HydraConfig", SimpleNamespace(initialized=lambda: True, get=lambda: hydra)
     )
-    monkeypatch.setattr(folder_module, "check_config_values", lambda config: None)
+    monkeypatch.setattr(folder_module, "check_config_values", lambda config, command_keys: None)
     monkeypatch.chdir(tmp_path)
     return run
 

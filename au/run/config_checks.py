@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections.abc
 import types
 import typing
+from collections.abc import Mapping
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
@@ -26,12 +27,13 @@ from au.errors import ConfigValueError
 from au.run.config_keys import (
     Parameters,
     describe_unknown,
+    fixed_keys,
     ignored_sections,
     section_parameters,
     unknown_choices,
 )
 from au.run.config_ranges import Range, range_of
-from au.run.config_schema import TOP_LEVEL_TYPES, parameter_type, section_schema
+from au.run.config_schema import parameter_type, section_schema
 
 #: Types a config value can have; other classes in a hint (a tensor, a Lightning object) are
 #: left out of messages.
@@ -40,15 +42,23 @@ CONFIG_TYPES = (bool, int, float, str, list, tuple, dict, collections.abc.Sequen
 OUT_OF_RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
-def check_config_values(config: DictConfig) -> None:
+def check_config_values(
+    config: DictConfig, command_keys: Mapping[str, object] | None = None
+) -> None:
     """Raise if ``config`` holds an unknown key, or a value of the wrong type or out of range.
+
+    Args:
+        config: The composed config of a command.
+        command_keys: Dotted key -> type of the keys the command reads itself (its
+            ``CONFIG_KEYS``, e.g. ``{"detector": Literal["mtcnn", ...]}``); the sections it
+            shares with ``au.fit`` are typed by the code that receives them.
 
     Raises:
         ConfigValueError: Listing every wrong key, one line each, with what was expected:
             unknown keys (in section order), unknown choices, sections the task ignores, then
             wrong values (in config order).
     """
-    sections = section_parameters(config)
+    sections = section_parameters(config) | command_sections(command_keys or {})
     unknown: dict[str, str] = {}
     wrong: dict[str, str] = {}
     for parent, values in section_values(config).items():
@@ -56,20 +66,34 @@ def check_config_values(config: DictConfig) -> None:
             continue  # one line per key: it is unknown
         accepted = sections.get(parent)
         try:
-            section_schema(parent, accepted, values).model_validate(values)
+            section_schema(parent, accepted, values, command_keys).model_validate(values)
         except ValidationError as err:
             for name, errors in errors_by_key(err).items():
                 key = f"{parent}.{name}" if parent else name
                 if errors[0]["type"] == "extra_forbidden":
                     unknown[key] = describe_unknown(key, name, accepted or {})
                 else:
-                    wrong[key] = wrong_value_line(key, values[name], accepted, errors)
+                    typed = (command_keys or {}).get(key)
+                    wrong[key] = wrong_value_line(key, values[name], accepted, typed, errors)
     order = list(sections)
     unknown = dict(sorted(unknown.items(), key=lambda item: order.index(_parent(item[0]))))
     problems = [*unknown.values(), *unknown_choices(config).values(), *ignored_sections(config)]
     problems += [wrong[key] for key in dotted_keys(config) if key in wrong]
     if problems:
         raise ConfigValueError("\n".join(problems))
+
+
+def command_sections(command_keys: Mapping[str, object]) -> dict[str, Parameters]:
+    """A command's own sections (``mtcnn`` of ``mtcnn.min_face``) -> their keys, as parameters.
+
+    A section a command reads key by key takes no other key (``+mtcnn.min_fase=40`` is named).
+    """
+    sections: dict[str, dict[str, object]] = {}
+    for key, annotation in command_keys.items():
+        section, _, name = key.rpartition(".")
+        if section:
+            sections.setdefault(section, {})[name] = annotation
+    return {section: fixed_keys(**types) for section, types in sections.items()}
 
 
 def section_values(config: DictConfig) -> dict[str, dict[str, object]]:
@@ -105,13 +129,16 @@ def errors_by_key(err: ValidationError) -> dict[str, list[dict]]:
 
 
 def wrong_value_line(
-    key: str, value: object, accepted: Parameters | None, errors: list[dict]
+    key: str, value: object, accepted: Parameters | None, typed: object, errors: list[dict]
 ) -> str:
-    """``data.batch_size=-4: expected an integer >= 1``: what the value should have been."""
+    """``data.batch_size=-4: expected an integer >= 1``: what the value should have been.
+
+    ``typed`` is the key's type when a command declares it (its ``CONFIG_KEYS``).
+    """
     name = key.rpartition(".")[2]
     parameter = (accepted or {}).get(name)
     bounds = range_of(key)
-    annotation = parameter_type(parameter) if parameter else TOP_LEVEL_TYPES.get(key)
+    annotation = parameter_type(parameter) if parameter else typed
     if annotation is None:  # typed by its range only (null switches it off)
         annotation = int if bounds is not None and bounds.integer else float
     if bounds is not None and any(error["type"] in OUT_OF_RANGE for error in errors):

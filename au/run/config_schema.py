@@ -5,9 +5,9 @@ section_parameters`: data module, synthetic renderer, schedule, backbone, head, 
 decision, trainer, task), typed by each parameter's hint (or its default's type) and narrowed by
 its range from :mod:`au.run.config_ranges`. Pydantic validates a section strictly: ``'8'`` is
 not an integer, ``1`` not ``true``, ``5`` not a string, and a key the code does not take is
-refused (``extra="forbid"``). Keys outside those sections (other commands' own, such as
-``smoothing``) are typed by :data:`TOP_LEVEL_TYPES` or by their range, in a model that lets
-other keys pass. A new constructor argument is checked with no edit here.
+refused (``extra="forbid"``). Keys outside those sections (a command's own, such as
+``au.predict``'s ``detector``) are typed by the command's ``CONFIG_KEYS`` or by their range, in
+a model that lets other keys pass. A new constructor argument is checked with no edit here.
 
 ``python -m au.run.config_schema [SECTION]`` prints the JSON schema of the default ``au.fit``
 config's sections.
@@ -31,42 +31,16 @@ from pydantic import BaseModel, ConfigDict, create_model
 from au.run.config_keys import Parameters
 from au.run.config_ranges import Range, range_of
 
-#: Keys outside the sections typed by code (mostly other commands' own), with their types.
-TOP_LEVEL_TYPES: dict[str, object] = {
-    "seed": int,
-    "test": bool,
-    "ckpt_path": str | None,
-    "retune": bool,
-    "plots": bool,
-    "threads": int | None,
-    "folds": list | None,
-    "batch_size": int,
-    "every": int,
-    "max_frames": int | None,
-    "margin": float | None,
-    "detect_every": int,
-    "smoothing": float,
-    "blazeface.model": str,
-    "blazeface.score_threshold": float,
-    "blazeface.tiles": int,
-    "haar.scale_factor": float,
-    "haar.min_neighbors": int,
-    "haar.max_side": int,
-    "haar.min_size": int,
-    "annotate": bool,
-    "progress": bool,
-    "opset": int,
-    "tolerance": float,
-    "num_images": int,
-}
-
 #: Strict: a value is taken as it is (the receiving code gets it unconverted); classes a config
 #: cannot hold (a tensor, a Lightning plugin) are checked with ``isinstance``.
 STRICT = {"strict": True, "arbitrary_types_allowed": True}
 
 
 def section_schema(
-    section: str, accepted: Parameters | None, present: Mapping[str, object]
+    section: str,
+    accepted: Parameters | None,
+    present: Mapping[str, object],
+    declared: Mapping[str, object] | None = None,
 ) -> type[BaseModel]:
     """The model of one config section.
 
@@ -75,8 +49,9 @@ def section_schema(
         accepted: The parameters of the code that receives it; ``None`` when any key passes
             (a ``**kwargs`` read by the code itself, or a section no code types).
         present: The section's keys in the config: where any key passes, those typed by
-            :data:`TOP_LEVEL_TYPES` or by their name's range (a ``**kwargs`` option such as
-            ``scale``) become fields.
+            ``declared`` or by their name's range (a ``**kwargs`` option such as ``scale``)
+            become fields.
+        declared: Dotted key -> type of the keys a command reads itself (its ``CONFIG_KEYS``).
     """
     fields: dict[str, Any] = {}  # name -> (type, default); a default is shown, never validated
     for name, parameter in (accepted or {}).items():
@@ -85,9 +60,9 @@ def section_schema(
         fields[name] = (config_type(parameter_type(parameter), range_of(key)), default)
     for name in present if accepted is None else ():
         key = f"{section}.{name}" if section else name
-        declared, bounds = TOP_LEVEL_TYPES.get(key), range_of(key)
-        if declared is not None or bounds is not None:
-            fields[name] = (config_type(declared, bounds), None)
+        typed, bounds = (declared or {}).get(key), range_of(key)
+        if typed is not None or bounds is not None:
+            fields[name] = (config_type(typed, bounds), None)
     extra = "allow" if accepted is None else "forbid"
     title = section or "top level"
     return create_model(title, __config__=ConfigDict(extra=extra, title=title, **STRICT), **fields)

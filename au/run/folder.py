@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -97,8 +97,13 @@ def remove_unstarted_run(folder: str | Path) -> bool:
 
 
 @contextmanager
-def bad_input_stops_run(config: DictConfig) -> Iterator[None]:
+def bad_input_stops_run(
+    config: DictConfig, command_keys: Mapping[str, object] | None = None
+) -> Iterator[None]:
     """Check ``config``'s values, then run the body; bad input exits with one message.
+
+    ``command_keys`` types the keys the command reads itself (its ``CONFIG_KEYS``, see
+    :func:`~au.run.config_checks.check_config_values`).
 
     Any other exception propagates with its traceback; in both cases a run folder holding
     only Hydra's files is removed (:func:`remove_unstarted_run`).
@@ -108,7 +113,7 @@ def bad_input_stops_run(config: DictConfig) -> Iterator[None]:
             the message) for an error in :data:`INPUT_ERRORS`.
     """
     try:
-        check_config_values(config)
+        check_config_values(config, command_keys)
         yield
     except INPUT_ERRORS as err:
         remove_this_run_if_unstarted()
