@@ -33,6 +33,7 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig, open_dict
 
+from au.errors import RunFolderError
 from au.evaluation.run_record import (
     RESULTS_DIR,
     SUMMARY,
@@ -174,14 +175,15 @@ def write_crossval(records: dict[int, RunRecord], out_dir: Path) -> str:
     """Write the task's fold tables and ``crossval_summary.json``; return the markdown.
 
     Raises:
-        ValueError: If the records mix tasks or one lacks a table its task writes.
+        RunFolderError: If the records mix tasks or their task has no fold summary.
+        ValueError: If a record lacks a table its task writes.
     """
     tasks = {record.facts.get("task") or "au" for record in records.values()}
     if len(tasks) != 1:
-        raise ValueError(f"the fold runs mix tasks {sorted(tasks)}; summarise one setting")
+        raise RunFolderError(f"the fold runs mix tasks {sorted(tasks)}; summarise one setting")
     task = tasks.pop()
     if task not in TASK_FOLD_SCORES:
-        raise ValueError(f"cannot cross-validate task={task!r}: known {list(TASK_FOLD_SCORES)}")
+        raise RunFolderError(f"cannot cross-validate task={task!r}: known {list(TASK_FOLD_SCORES)}")
     headline = TASKS[task].headline
     summary, texts = {"folds": sorted(records), "task": task, "headline": headline}, []
     for view in TASK_FOLD_SCORES[task]:
@@ -220,7 +222,7 @@ def collect_fold_runs(root: Path) -> dict[int, RunRecord]:
     A record that cannot be read is skipped with a warning naming its run.
 
     Raises:
-        ValueError: If a run's fold is unknown, there is no finished run, or two runs test the
+        RunFolderError: If a run's fold is unknown, there is no finished run, or two runs test the
             same fold.
     """
     per_fold: dict[int, RunRecord] = {}
@@ -231,13 +233,15 @@ def collect_fold_runs(root: Path) -> dict[int, RunRecord]:
             warnings.warn(f"skipped run {folder.parent}: {err}", stacklevel=2)
             continue
         if record.facts.get("fold") is None:
-            raise ValueError(f"cannot tell the test fold of {folder.parent}: none in its record")
+            raise RunFolderError(
+                f"cannot tell the test fold of {folder.parent}: none in its record"
+            )
         fold = int(record.facts["fold"])
         if fold in per_fold:
-            raise ValueError(f"two runs under {root} test fold {fold}; summarise one setting")
+            raise RunFolderError(f"two runs under {root} test fold {fold}; summarise one setting")
         per_fold[fold] = record
     if not per_fold:
-        raise ValueError(f"no readable finished run (*/{RESULTS_DIR}/{SUMMARY}) under {root}")
+        raise RunFolderError(f"no readable finished run (*/{RESULTS_DIR}/{SUMMARY}) under {root}")
     print(f"summarising {len(per_fold)} runs (folds {sorted(per_fold)}) under {root}")
     return per_fold
 

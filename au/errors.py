@@ -77,6 +77,10 @@ class OnnxParityError(ExportUnavailableError):
     """The exported ONNX model's outputs differ from PyTorch's beyond the tolerance."""
 
 
+class RunFolderError(ValueError):
+    """Finished runs that cannot be summarised (none, two of one fold, mixed tasks); names them."""
+
+
 class NoWindowError(RuntimeError):
     """OpenCV cannot open a window here (opencv-python-headless, or no display)."""
 

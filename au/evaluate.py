@@ -47,6 +47,7 @@ import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from au.data.datamodule import AUDataModule  # noqa: E402
+from au.errors import CheckpointError  # noqa: E402
 from au.evaluation.plots import (  # noqa: E402
     plot_f1_bars,
     plot_pr_curves,
@@ -97,7 +98,7 @@ def checkpoint_data_settings(ckpt_path: Path) -> dict:
     ``.hydra/config.yaml``.
 
     Raises:
-        ValueError: If neither holds them.
+        CheckpointError: If neither holds them.
     """
     checkpoint = read_checkpoint(ckpt_path)
     settings = checkpoint.get("datamodule_hyper_parameters", {}).get("data")
@@ -106,7 +107,7 @@ def checkpoint_data_settings(ckpt_path: Path) -> dict:
     hydra_config = run_dir_of(ckpt_path) / ".hydra" / "config.yaml"
     if hydra_config.is_file():
         return to_dict(OmegaConf.load(hydra_config).data)
-    raise ValueError(
+    raise CheckpointError(
         f"{ckpt_path} records no data settings and {hydra_config} does not exist; choose the "
         "data explicitly, e.g. data=synthetic or data=index data.index_csv=PATH"
     )
@@ -269,7 +270,7 @@ def run_evaluate(config: DictConfig) -> dict:
     ``thresholds`` are the AU thresholds decided by (``None`` for intensity and emotion).
     """
     if config.split not in ("val", "test"):
-        raise ValueError(f"split must be 'test' or 'val', got {config.split!r}")
+        raise ConfigValueError(f"split={config.split!r}: expected one of test, val")
     ckpt_path = Path(config.ckpt_path).expanduser()
     out_dir = Path(config.paths.output_dir)
     model = AULitModule.load_detector(ckpt_path, map_location=_device(config.device))

@@ -152,6 +152,14 @@ def test_corrupt_test_image_stops_the_data_module_before_training(tmp_path):
     assert not datamodule.datasets
 
 
+def test_an_au_the_data_does_not_code_is_named_as_a_config_error(tmp_path):
+    """Before, a plain ValueError: a traceback and status 1 instead of one error line."""
+    csv = make_index(tmp_path)
+    datamodule = AUDataModule(index_csv=str(csv), aus=["AU1", "AU4", "AU12"], image_size=32)
+    with pytest.raises(ConfigValueError, match=r"^data.aus: the data \(.*\) codes none of AU4;"):
+        datamodule.setup("fit")
+
+
 # ---- config values and run folders --------------------------------------------------------
 def test_config_value_of_the_wrong_type_names_key_and_type():
     overrides = ["data.batch_size=abc", "schedule.stage2_epochs=1.5", "paths.output_dir=x"]

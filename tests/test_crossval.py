@@ -10,10 +10,12 @@ from au.crossval import (
     _run,
     aggregate_folds,
     collect_fold_runs,
+    main,
     run_crossval,
     write_crossval,
     write_fold_scores,
 )
+from au.errors import RunFolderError
 from au.run.config import compose_config
 
 from .conftest import small_fit_overrides
@@ -144,7 +146,7 @@ def test_joint_folds_write_both_tables_and_mixed_tasks_are_refused(tmp_path):
     assert (tmp_path / "crossval_f1.csv").is_file()
     assert (tmp_path / "crossval_emotion_f1.csv").is_file()
     write_record(tmp_path / "fold3", dict(task="au", fold=3), {"metrics": PER_FOLD[3]})
-    with pytest.raises(ValueError, match=r"mix tasks \['au', 'joint'\]"):
+    with pytest.raises(RunFolderError, match=r"mix tasks \['au', 'joint'\]"):
         write_crossval(collect_fold_runs(tmp_path), tmp_path)
 
 
@@ -160,8 +162,19 @@ def test_collects_finished_fold_runs(tmp_path):
     (tmp_path / "3-again" / "results").mkdir(parents=True)
     (tmp_path / "3-again" / "results" / "summary.json").write_text(json.dumps({"fold": 1}))
     PER_FOLD[1].to_csv(tmp_path / "3-again" / "results" / "test_metrics.csv", index=False)
-    with pytest.raises(ValueError, match="two runs .* fold 1"):
+    with pytest.raises(RunFolderError, match="two runs .* fold 1"):
         collect_fold_runs(tmp_path)
+
+
+def test_a_folder_without_finished_runs_is_one_error_line(tmp_path, capsys):
+    """Before, ``summarize=`` a folder without runs stopped with a traceback and status 1."""
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as stopped:
+        main.__wrapped__(compose_config("crossval", [f"summarize={tmp_path / 'empty'}"]))
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: no readable finished run (*/results/summary.json) under {tmp_path / 'empty'}\n"
+    )
 
 
 @pytest.mark.slow

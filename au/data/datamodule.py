@@ -25,6 +25,7 @@ from au.data.transforms import (
     normalization,
     train_transform,
 )
+from au.errors import ConfigValueError
 
 SPLITS = ("train", "val", "test")
 
@@ -133,9 +134,11 @@ class AUDataModule(L.LightningDataModule):
     ):
         super().__init__()
         if index_csv is None and synthetic is None:
-            raise ValueError("set data.index_csv (a prepared index) or data.synthetic")
+            raise ConfigValueError("set data.index_csv (a prepared index) or data.synthetic")
         if batch_size < 1 or image_size < 16:
-            raise ValueError(f"bad data.batch_size={batch_size} or data.image_size={image_size}")
+            raise ConfigValueError(
+                f"bad data.batch_size={batch_size} or data.image_size={image_size}"
+            )
         self.index_csv = index_csv
         self.synthetic = dict(synthetic) if synthetic is not None else None
         self.data_root = data_root
@@ -187,7 +190,7 @@ class AUDataModule(L.LightningDataModule):
             for p in self._index_locations()
         ]
         if len(indexes) > 1 and self.positive_threshold is not None:
-            raise ValueError(
+            raise ConfigValueError(
                 "combining indexes: leave data.positive_threshold null (each index "
                 "applies its own, e.g. 2 for DISFA intensities, 1 for BP4D)"
             )
@@ -227,7 +230,10 @@ class AUDataModule(L.LightningDataModule):
         needs_au_labels = self.task is None or self.task.needs_au_labels
         if needs_au_labels and mask.sum(0).min() == 0:
             missing = [au for au, n in zip(self.aus, mask.sum(0), strict=True) if n == 0]
-            raise ValueError(f"the data ({self.index.root}) codes none of the AUs {missing}")
+            raise ConfigValueError(
+                f"data.aus: the data ({self.index.root}) codes none of {', '.join(missing)}; "
+                "leave them out of data.aus"
+            )
         if self.task is not None:
             self.task.check_targets(self.targets, str(self.index.root))
         self.subjects = split_subjects(

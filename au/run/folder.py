@@ -37,6 +37,7 @@ from au.errors import (
     MissingPackageError,
     NoWindowError,
     PretrainedWeightsError,
+    RunFolderError,
     SplitError,
     UnknownAUError,
     UnknownBackboneError,
@@ -58,6 +59,7 @@ INPUT_ERRORS = (
     ImageReadError,
     MediaReadError,
     UnknownAUError,
+    RunFolderError,
     FileNotFoundError,
 )
 #: What Hydra writes into a run folder before the command starts.
