@@ -1,6 +1,7 @@
 """``python -m au.bench_align``: faces found, aligned crops and CLAHE on the synthetic set.
 
-On the test subjects of a checkpoint trained on the synthetic set, it prints:
+On the test subjects (``split=val``: the validation subjects of the training folds, the split
+that decides) of a checkpoint trained on the synthetic set, it prints:
 1. the Haar face detector's recall per nuisance condition (clean, low light, glasses, head
    roll >= 5 degrees, occlusion), each frame placed in the middle of a canvas twice its size;
 2. the average AU F1 (checkpoint thresholds) on frames with roll >= 5 degrees whose face was
@@ -8,10 +9,10 @@ On the test subjects of a checkpoint trained on the synthetic set, it prints:
    as the model was trained);
 3. the average AU F1 on low-light frames without and with CLAHE at prediction time.
 
-Each difference comes with its 95% interval from the paired bootstrap over test subjects.
+Each difference comes with its 95% interval from the paired bootstrap over subjects.
 
 Example:
-    python -m au.bench_align ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt
+    python -m au.bench_align ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt [split=val]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tabulate import tabulate  # noqa: E402
 
 from au.alignment import crop_box  # noqa: E402
 from au.data.dataset import read_image  # noqa: E402
+from au.data.splits import split_subjects  # noqa: E402
 from au.evaluate import checkpoint_data_settings  # noqa: E402
 from au.evaluation.frame_subset import select_frames  # noqa: E402
 from au.evaluation.paired_bootstrap import (  # noqa: E402
@@ -41,6 +43,8 @@ from au.inference.align import EyeFinder, roll_of  # noqa: E402
 from au.inference.detector import AUDetector  # noqa: E402
 from au.inference.faces import HaarFaceDetector  # noqa: E402
 
+#: The subjects a bench reads: the checkpoint's held-out fold, or its validation subjects.
+SPLITS = ("test", "val")
 CONDITIONS = {
     "clean": "low_light == 0 and glasses == 'none' and abs(roll) < 5 and occlusion == 'none'",
     "low light": "low_light == 1",
@@ -55,14 +59,26 @@ CONDITIONS = {
 }
 
 
-def test_frames(ckpt_path: Path) -> tuple[pd.DataFrame, Path, int]:
-    """The index rows of the checkpoint's test subjects, their folder, the positive level."""
+def split_frames(ckpt_path: Path, split: str = "test") -> tuple[pd.DataFrame, Path, int]:
+    """The index rows of the checkpoint's ``split`` subjects, their folder, the positive level.
+
+    ``test``: the held-out fold; ``val``: the validation subjects of the training folds, as
+    ``au.fit`` split them (the split that decides a default).
+    """
     from au.data.synthetic import SyntheticConfig, ensure_synthetic
 
     settings = checkpoint_data_settings(ckpt_path)
     folder = ensure_synthetic(SyntheticConfig(**settings["synthetic"]))
     table = pd.read_csv(folder / "index.csv")
-    return table[table["fold"] == settings["fold"]], folder, settings["positive_threshold"]
+    subjects = split_subjects(
+        table,
+        settings["fold"],
+        settings.get("num_folds", 3),
+        settings.get("val_fraction", 0.2),
+        settings.get("split_seed", 0),
+    )[split]
+    rows = table[table["subject"].astype(str).isin(subjects)]
+    return rows, folder, settings["positive_threshold"]
 
 
 def subject_counts(
@@ -119,28 +135,36 @@ def find_faces(rows: pd.DataFrame, folder: Path) -> list[dict]:
     return found
 
 
-def checkpoint_argument(argv: list[str]) -> Path:
-    """The checkpoint of ``ckpt_path=PATH`` (as ``au.evaluate`` takes it).
+def checkpoint_argument(argv: list[str], doc: str | None = None) -> tuple[Path, str]:
+    """The checkpoint of ``ckpt_path=PATH`` (as ``au.evaluate`` takes it) and ``split=``.
 
-    ``-h`` / ``--help`` prints this command's description and exits 0; a missing ``ckpt_path=``
-    or any other argument exits 2 with one ``error:`` line.
+    ``split=test`` (the default: the held-out fold) or ``split=val`` (the validation subjects of
+    the training folds, the split that decides). ``-h`` / ``--help`` prints ``doc`` (this
+    command's description) and exits 0; a missing ``ckpt_path=``, a bad split or any other
+    argument exits 2 with one ``error:`` line.
     """
     if any(arg in ("-h", "--help") for arg in argv):
-        print(__doc__)
+        print(doc or __doc__)
         raise SystemExit(0)
-    unknown = [arg for arg in argv if not arg.startswith("ckpt_path=")]
-    paths = [arg.split("=", 1)[1] for arg in argv if arg.startswith("ckpt_path=")]
-    if unknown or len(paths) != 1 or not paths[0]:
+    values = dict(arg.split("=", 1) for arg in argv if "=" in arg)
+    unknown = [arg for arg in argv if arg.split("=", 1)[0] not in ("ckpt_path", "split")]
+    paths = [arg for arg in argv if arg.startswith("ckpt_path=")]
+    split = values.get("split", "test")
+    if unknown or len(paths) != 1 or not values.get("ckpt_path") or split not in SPLITS:
         taken = f" (got {' '.join(unknown)})" if unknown else ""
-        print(f"error: expected one argument ckpt_path=PATH{taken}; see --help", file=sys.stderr)
+        if split not in SPLITS:
+            taken = f" (got split={split}: expected one of {', '.join(SPLITS)})"
+        print(
+            f"error: expected ckpt_path=PATH [split=test|val]{taken}; see --help", file=sys.stderr
+        )
         raise SystemExit(2)
-    return Path(paths[0])
+    return Path(values["ckpt_path"]), split
 
 
 def main(argv: list[str]) -> None:
     """Run the three measurements and print their tables."""
-    ckpt_path = checkpoint_argument(argv)
-    rows, folder, level = test_frames(ckpt_path)
+    ckpt_path, split = checkpoint_argument(argv)
+    rows, folder, level = split_frames(ckpt_path, split)
     detector = AUDetector.from_checkpoint(ckpt_path)
     found = find_faces(rows, folder)
     has_face = np.array([f["face"] is not None for f in found])
@@ -153,7 +177,7 @@ def main(argv: list[str]) -> None:
              "face recall %": round(100 * has_face[chosen].mean(), 1),
              "both eyes found %": round(100 * has_eyes[chosen].mean(), 1)}
         )  # fmt: skip
-    print(f"{len(rows)} test frames of {folder}\n")
+    print(f"{len(rows)} {split} frames of {folder}\n")
     print(tabulate(recall, headers="keys", tablefmt="github"))
     rolled = (rows["roll"].abs() >= 5).to_numpy() & has_face
     picked = [f for f, keep in zip(found, rolled, strict=True) if keep]

@@ -1,20 +1,21 @@
 """``python -m au.bench_frontends``: AU F1 on faces cut from each front end's detections.
 
-On the test subjects of a checkpoint trained on the synthetic set, each frame is placed in the
-middle of a canvas twice its size (as :mod:`au.bench_faces` does) and each front end (MTCNN,
+On the test subjects (or, ``split=val``, the validation subjects of the training folds, the
+split that decides a default) of a checkpoint trained on the synthetic set, each frame is placed
+in the middle of a canvas twice its size (as :mod:`au.bench_faces` does) and each front end (MTCNN,
 BlazeFace when ``ai-edge-litert`` and its weights are there, Haar) finds the largest face. The
 face is cut as ``au.predict`` cuts it (:func:`au.inference.pipeline.face_geometry` and
 :func:`~au.inference.pipeline.cut_detected_face`: 5-landmark ``template5`` crops where the
 front end gives landmarks, eye-levelled boxes otherwise) and scored at the checkpoint's
 thresholds. Printed:
 
-1. each front end's recall, and its average F1 on all test frames, a missed face counted as no
+1. each front end's recall, and its average F1 on all frames, a missed face counted as no
    AU at all (what a user gets);
 2. average F1 on the frames every front end found (the crops compared on the same faces), each
-   against MTCNN's with the paired bootstrap over test subjects.
+   against MTCNN's with the paired bootstrap over subjects.
 
 Example:
-    python -m au.bench_frontends ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt
+    python -m au.bench_frontends ckpt_path=logs/fit/runs/.../checkpoints/best.ckpt [split=val]
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from au.bench_align import (  # noqa: E402
     checkpoint_argument,
     decision_counts,
     scored_variants,
+    split_frames,
     subject_counts,
-    test_frames,
 )
 from au.data.dataset import read_image  # noqa: E402
 from au.errors import MissingPackageError, PretrainedWeightsError  # noqa: E402
@@ -69,8 +70,8 @@ def face_crop(detector: AUDetector, canvas: np.ndarray, face: FaceBox) -> np.nda
 
 def main(argv: list[str]) -> None:
     """Detect, cut and score with every front end; print the two tables."""
-    ckpt_path = checkpoint_argument(argv)
-    rows, folder, level = test_frames(ckpt_path)
+    ckpt_path, split = checkpoint_argument(argv, __doc__)
+    rows, folder, level = split_frames(ckpt_path, split)
     detector = AUDetector.from_checkpoint(ckpt_path)
     finders = front_ends()
     crops: dict[str, list[np.ndarray | None]] = {name: [] for name in finders}
@@ -94,7 +95,7 @@ def main(argv: list[str]) -> None:
     frames = [read_image(folder / path, 3) for path in rows["path"]]
     users["whole frame (as trained)"] = subject_counts(detector, frames, rows, level)
     recall["whole frame (as trained)"] = "-"
-    print(f"{len(rows)} test frames (fold of the checkpoint) of {folder}, each on a 2x canvas\n")
+    print(f"{len(rows)} {split} frames of {folder} (the checkpoint's split), each on a 2x canvas\n")
     table = scored_variants(users, "front end (all frames, a miss = no AU)")
     for row in table:
         row["recall %"] = recall[row["front end (all frames, a miss = no AU)"]]

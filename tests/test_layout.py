@@ -41,15 +41,19 @@ def test_no_library_module_shares_a_command_name():
 
 
 def test_bench_align_reads_its_checkpoint_argument():
-    assert checkpoint_argument(["ckpt_path=runs/a/best.ckpt"]) == Path("runs/a/best.ckpt")
+    assert checkpoint_argument(["ckpt_path=runs/a/best.ckpt"]) == (Path("runs/a/best.ckpt"), "test")
+    assert checkpoint_argument(["split=val", "ckpt_path=a.ckpt"]) == (Path("a.ckpt"), "val")
 
 
-@pytest.mark.parametrize("argv", [[], ["ckpt_path="], ["ckpt=x.ckpt"], ["ckpt_path=a", "b=1"]])
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["ckpt_path="], ["ckpt=x.ckpt"], ["ckpt_path=a", "b=1"], ["ckpt_path=a", "split=x"]],
+)
 def test_bench_align_refuses_other_arguments_with_exit_status_2(argv, capsys):
     with pytest.raises(SystemExit) as stop:
         checkpoint_argument(argv)
     assert stop.value.code == 2
-    assert capsys.readouterr().err.startswith("error: expected one argument ckpt_path=PATH")
+    assert capsys.readouterr().err.startswith("error: expected ckpt_path=PATH [split=test|val]")
 
 
 def test_bench_align_help_prints_its_description(capsys):
