@@ -88,3 +88,10 @@ def test_the_schema_prints_as_json_schema(capsys):
     assert steps["default"] is None  # the constructor's default (the YAML sets 400)
     assert printed["data"]["properties"]["batch_size"]["minimum"] == 1
     assert printed["data"]["additionalProperties"] is False
+
+
+def test_an_unknown_section_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        config_schema.main(["schedul"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.startswith("error: no section schedul; choose from data, ")

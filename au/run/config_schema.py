@@ -116,9 +116,15 @@ def main(argv: list[str]) -> None:
     from au.run.config_keys import section_parameters
 
     config = compose_config("fit", ["paths.output_dir=."])
+    sections = section_parameters(config)
+    unknown = [name for name in argv if name not in sections]
+    if unknown:
+        print(f"error: no section {', '.join(unknown)}; choose from {', '.join(sections)}",
+              file=sys.stderr)  # fmt: skip
+        raise SystemExit(2)
     schemas = {
         section: section_schema(section, accepted, {}).model_json_schema()
-        for section, accepted in section_parameters(config).items()
+        for section, accepted in sections.items()
         if not argv or section in argv
     }
     print(json.dumps(schemas, indent=1, default=str))
