@@ -14,8 +14,10 @@ landmark points or from a detector's box:
 - ``box``: the same square, upright.
 
 Two further methods are recorded but never cut here: ``released`` (a release's own face crops,
-FER-2013's) and ``synthetic`` (the generator's renders). This module depends only on numpy and
-OpenCV.
+FER-2013's) and ``synthetic`` (the generator's renders). A ``synthetic`` record that holds the
+renders' mean 5 points (``template``) is cut as ``template5`` onto that template instead of
+ArcFace's, with no margin: a detected face is framed as the renders frame theirs. This module
+depends only on numpy and OpenCV.
 """
 
 from __future__ import annotations
@@ -68,20 +70,28 @@ class CropGeometry:
             the extent of what the square was measured on.
         landmarks: ``eyes`` and ``box`` crops of a data set: how many landmarks the square was
             measured on (5: the template points themselves, as CelebA's); ``None``: a box.
+        template: ``template5`` onto another template than ArcFace's: its 5 points as
+            fractions of the crop at margin 0 (the synthetic renders' mean points); ``None``:
+            ArcFace's.
     """
 
     method: str = "template5"
     margin: float = CROP_MARGIN
     landmarks: int | None = None
+    template: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self):
         if self.method not in CUT_METHODS:
             raise ValueError(f"crop method {self.method!r}: choose one of {', '.join(CUT_METHODS)}")
 
     def to_dict(self) -> dict:
-        """``{"method": ..., "margin": ...}``, with ``landmarks`` where set."""
+        """``{"method": ..., "margin": ...}``, with ``landmarks`` and ``template`` where set."""
         record = {"method": self.method, "margin": float(self.margin)}
-        return record if self.landmarks is None else record | {"landmarks": self.landmarks}
+        if self.landmarks is not None:
+            record["landmarks"] = self.landmarks
+        if self.template is not None:
+            record["template"] = [list(point) for point in self.template]
+        return record
 
     @classmethod
     def from_dict(cls, record: Mapping | None) -> CropGeometry | None:
@@ -91,6 +101,8 @@ class CropGeometry:
             CheckpointError: If the record names no known method or a margin that is no number
                 (a hand-edited record: it would otherwise be ignored or cut faces wrongly).
         """
+        if record and record.get("method") == "synthetic" and record.get("template"):
+            return cls("template5", 0.0, template=template_of(record["template"]))
         if not record or record.get("method") in UNCUT_METHODS:
             return None
         margin = record.get("margin", CROP_MARGIN)
@@ -99,18 +111,40 @@ class CropGeometry:
                 f"crop_geometry {dict(record)}: expected a method among "
                 f"{', '.join(CUT_METHODS + UNCUT_METHODS)} and a numeric margin"
             )
-        return cls(record["method"], float(margin), record.get("landmarks"))
+        template = template_of(record["template"]) if record.get("template") else None
+        return cls(record["method"], float(margin), record.get("landmarks"), template)
 
     def describe(self) -> str:
-        """E.g. ``template5 (margin 0.15)``."""
+        """E.g. ``template5 (margin 0.15)``; ``template5 on the renders' template (margin 0)``."""
         on = f", on {self.landmarks} landmarks" if self.landmarks is not None else ""
-        return f"{self.method} (margin {self.margin:g}{on})"
+        onto = " on the renders' template" if self.template is not None else ""
+        return f"{self.method}{onto} (margin {self.margin:g}{on})"
 
 
-def template_points(size: int, margin: float = CROP_MARGIN) -> np.ndarray:
-    """The template (5, 2) in a ``size`` square crop that is ``1 + 2 * margin`` face boxes wide."""
-    centred = ARCFACE_TEMPLATE / ARCFACE_SIDE - 0.5
-    return (centred / (1 + 2 * margin) + 0.5) * size
+def template_of(points: Sequence[Sequence[float]]) -> tuple[tuple[float, float], ...]:
+    """A recorded template (5 points, fractions of the crop) as a hashable tuple.
+
+    Raises:
+        CheckpointError: If it is not 5 pairs of numbers.
+    """
+    try:
+        array = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.zeros(0)
+    if array.shape != (5, 2) or not np.isfinite(array).all():
+        raise CheckpointError(f"crop_geometry template {points!r}: expected 5 [x, y] fractions")
+    return tuple((float(x), float(y)) for x, y in array)
+
+
+def template_points(
+    size: int, margin: float = CROP_MARGIN, template: Sequence[Sequence[float]] | None = None
+) -> np.ndarray:
+    """The template (5, 2) in a ``size`` square crop that is ``1 + 2 * margin`` face boxes wide.
+
+    ``template``: 5 points as fractions of the face box (``None``: ArcFace's).
+    """
+    fractions = ARCFACE_TEMPLATE / ARCFACE_SIDE if template is None else np.asarray(template)
+    return ((fractions - 0.5) / (1 + 2 * margin) + 0.5) * size
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -132,16 +166,28 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rotation, shift[:, None]])
 
 
-def landmark_affine(landmarks: np.ndarray, size: int, margin: float = CROP_MARGIN) -> np.ndarray:
+def landmark_affine(
+    landmarks: np.ndarray,
+    size: int,
+    margin: float = CROP_MARGIN,
+    template: Sequence[Sequence[float]] | None = None,
+) -> np.ndarray:
     """The 2x3 map from the image to a ``size`` crop with ``landmarks`` (5, 2) on the template."""
-    return similarity_transform(landmarks, template_points(size, margin))
+    return similarity_transform(landmarks, template_points(size, margin, template))
 
 
 def align_face(
-    image: np.ndarray, landmarks: np.ndarray, size: int, margin: float = CROP_MARGIN
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    size: int,
+    margin: float = CROP_MARGIN,
+    template: Sequence[Sequence[float]] | None = None,
 ) -> np.ndarray:
-    """A ``size`` x ``size`` crop with the 5 ``landmarks`` on the template; black outside."""
-    matrix = landmark_affine(landmarks, size, margin)
+    """A ``size`` x ``size`` crop with the 5 ``landmarks`` on the template; black outside.
+
+    ``template``: :func:`template_points`'s (``None``: ArcFace's).
+    """
+    matrix = landmark_affine(landmarks, size, margin, template)
     crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR)
     return crop.reshape(size, size, *image.shape[2:])
 
@@ -272,7 +318,8 @@ def cut_face(
     if geometry.method == "template5":
         if points is None or np.shape(points) != (5, 2):
             raise ValueError("a template5 crop needs the 5 template points (5, 2)")
-        return align_face(image, np.asarray(points, dtype=np.float64), size, geometry.margin)
+        points = np.asarray(points, dtype=np.float64)
+        return align_face(image, points, size, geometry.margin, geometry.template)
     level = geometry.method == "eyes"
     if points is not None:
         return crop_face(image, points, size, geometry.margin, rotate=level, eyes=eyes)

@@ -38,10 +38,7 @@ from tabulate import tabulate  # noqa: E402
 from au.bench_align import CONDITIONS  # noqa: E402
 from au.data.dataset import read_image  # noqa: E402
 from au.data.synthetic import SyntheticConfig, ensure_synthetic  # noqa: E402
-from au.data.synthetic.canvas import HeadProjector, Pose  # noqa: E402
-from au.data.synthetic.identity import Identity  # noqa: E402
-from au.data.synthetic.nuisances import Nuisance  # noqa: E402
-from au.data.synthetic.render import _face_geometry  # noqa: E402
+from au.data.synthetic.landmarks import frame_landmarks  # noqa: E402
 from au.data.synthetic.writer import plan_for  # noqa: E402
 from au.errors import MissingPackageError  # noqa: E402
 from au.evaluation.frame_subset import select_frames  # noqa: E402
@@ -59,26 +56,7 @@ def true_landmarks(cfg: SyntheticConfig, subject: int, frame: int, plans: dict) 
     """Where the renderer put a frame's pupils, nose tip and mouth corners (5, 2), in pixels."""
     if subject not in plans:
         plans[subject] = plan_for(cfg, subject)
-    plan = plans[subject]
-    intensities = plan.timeline.intensities[frame]
-    return rendered_landmarks(plan.identity, intensities, plan.nuisances[frame], cfg.image_size)
-
-
-def rendered_landmarks(
-    identity: Identity, intensities: np.ndarray, nuisance: Nuisance, size: int
-) -> np.ndarray:
-    """Pupils, nose tip and mouth corners (5, 2) of a face that ``render_face`` drew, in pixels.
-
-    Image-left first; the arguments are ``render_face``'s.
-    """
-    parts, mouth = _face_geometry(identity, intensities)
-    eyes = sorted((eye.pupil.mean(axis=0) for eye in parts.eyes), key=lambda p: p[0])
-    corners = sorted(mouth.corners, key=lambda p: p[0])
-    nose = np.array([0.0, identity.nose_length - 0.005])
-    points = np.array([*eyes, nose, *corners])
-    pose = Pose(nuisance.yaw, nuisance.pitch, nuisance.roll, nuisance.scale, nuisance.shift_x,
-                nuisance.shift_y)  # fmt: skip
-    return HeadProjector(pose, parts.profile_y, parts.profile_w)(points) * size
+    return frame_landmarks(cfg, plans[subject], frame)
 
 
 def holds(face: FaceBox | None, point: np.ndarray) -> bool:

@@ -6,8 +6,9 @@ in the middle of a canvas twice its size (as :mod:`au.bench_faces` does) and eac
 BlazeFace when ``ai-edge-litert`` and its weights are there, Haar) finds the largest face. The
 face is cut as ``au.predict`` cuts it (:func:`au.inference.pipeline.face_geometry` and
 :func:`~au.inference.pipeline.cut_detected_face`: 5-landmark ``template5`` crops where the
-front end gives landmarks, eye-levelled boxes otherwise) and scored at the checkpoint's
-thresholds. Printed:
+front end gives landmarks, eye-levelled boxes otherwise; a checkpoint trained on renders that
+records their template is cut onto it, and MTCNN's faces also onto ArcFace's template, as
+before) and scored at the checkpoint's thresholds. Printed:
 
 1. each front end's recall, and its average F1 on all frames, a missed face counted as no
    AU at all (what a user gets);
@@ -29,7 +30,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from au.alignment import CROP_MARGIN  # noqa: E402
+from au.alignment import CROP_MARGIN, CropGeometry  # noqa: E402
 from au.bench_align import (  # noqa: E402
     checkpoint_argument,
     decision_counts,
@@ -48,6 +49,9 @@ from au.inference.faces import (  # noqa: E402
 )
 from au.inference.pipeline import cut_detected_face, face_geometry  # noqa: E402
 
+#: MTCNN's faces cut onto ArcFace's template, beside the checkpoint's own (synthetic) template.
+ARCFACE_ROW = "MTCNN, ArcFace template5"
+
 
 def front_ends() -> dict[str, object]:
     """The front ends to compare; BlazeFace only where its runtime and weights are."""
@@ -60,9 +64,14 @@ def front_ends() -> dict[str, object]:
     return found
 
 
-def face_crop(detector: AUDetector, canvas: np.ndarray, face: FaceBox) -> np.ndarray:
-    """The model's input for ``face``, cut as ``au.predict`` cuts it (``align=true``)."""
-    trained = detector.crop_geometry
+def face_crop(
+    detector: AUDetector, canvas: np.ndarray, face: FaceBox, trained: CropGeometry | None = None
+) -> np.ndarray:
+    """The model's input for ``face``, cut as ``au.predict`` cuts it (``align=true``).
+
+    ``trained``: the crop geometry to cut as (``None``: the checkpoint's).
+    """
+    trained = trained or detector.crop_geometry
     margin = trained.margin if trained else CROP_MARGIN
     geometry, _ = face_geometry(trained, margin, True, face.landmarks is not None)
     return cut_detected_face(canvas, face, geometry, detector.image_size)
@@ -75,6 +84,9 @@ def main(argv: list[str]) -> None:
     detector = AUDetector.from_checkpoint(ckpt_path)
     finders = front_ends()
     crops: dict[str, list[np.ndarray | None]] = {name: [] for name in finders}
+    onto_template = detector.crop_geometry is not None and detector.crop_geometry.template
+    if onto_template:  # the renders' own template: also as before it, onto ArcFace's
+        crops[ARCFACE_ROW] = []
     for path in rows["path"]:
         frame = read_image(folder / path, 3)
         side = frame.shape[0] // 2
@@ -82,6 +94,9 @@ def main(argv: list[str]) -> None:
         for name, finder in finders.items():
             faces = sorted(finder(canvas), key=lambda f: f.w * f.h, reverse=True)
             crops[name].append(face_crop(detector, canvas, faces[0]) if faces else None)
+            if onto_template and name == "MTCNN":
+                arcface = face_crop(detector, canvas, faces[0], CropGeometry()) if faces else None
+                crops[ARCFACE_ROW].append(arcface)
     users, recall, everywhere = {}, {}, np.ones(len(rows), bool)
     for name, cut in crops.items():
         found = np.array([c is not None for c in cut])
@@ -107,6 +122,10 @@ def main(argv: list[str]) -> None:
         )
         for name, cut in crops.items()
     }  # fmt: skip
+    kept_frames = [frame for frame, keep in zip(frames, everywhere, strict=True) if keep]
+    shared["whole frame (as trained)"] = subject_counts(
+        detector, kept_frames, rows[everywhere], level
+    )
     print(f"\nframes every front end found: {int(everywhere.sum())}\n")
     print(tabulate(scored_variants(shared, "front end (same faces)"), headers="keys",
                    tablefmt="github"))  # fmt: skip

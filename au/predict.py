@@ -59,6 +59,7 @@ CONFIG_KEYS: dict[str, object] = {
     "detector": Literal[FACE_DETECTORS],
     "margin": float | None,
     "align": bool,
+    "renders_template": bool,
     "detect_every": int,
     "smoothing": float,
     "mtcnn.min_face": int,
@@ -145,6 +146,7 @@ def run_predict(config: DictConfig, show=None) -> PredictSummary:
         runtime=config.runtime,
         threads=config.threads,
         clahe=config.clahe,
+        renders_template=config.renders_template,
     )
     print(detector.emotion_source)
     coverage = detector.coverage()

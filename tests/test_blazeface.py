@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from au.bench_faces import build_blazeface, rendered_landmarks
+from au.bench_faces import build_blazeface
 from au.data.dataset import read_image
 from au.data.synthetic.identity import sample_identity
+from au.data.synthetic.landmarks import rendered_landmarks
 from au.data.synthetic.nuisances import Nuisance
 from au.data.synthetic.render import render_face
 from au.errors import WeightsNotFetchedError

@@ -3,6 +3,7 @@ checkpoint record, and the predict loop cutting faces as the checkpoint's crops 
 
 import logging
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -17,6 +18,7 @@ from au.alignment import (
     crop_face,
     cut_face,
     five_points,
+    landmark_affine,
 )
 from au.data.crop_geometry import synthetic_crop_geometry
 from au.data.datamodule import AUDataModule
@@ -33,6 +35,8 @@ BOX = {"method": "box", "margin": 0.15}
 LANDMARKS = face_landmarks((100.0, 75.0))
 FIVE = five_points(LANDMARKS)
 BOX_XYWH = (70, 40, 60, 70)
+#: A small synthetic video set's config (its template is the mean of its rendered 5 points).
+VIDEO_CONFIG = {"num_subjects": 12, "frames_per_subject": 20, "image_size": 64}
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +139,7 @@ def test_face_geometry_follows_the_checkpoint_where_the_face_allows(
     assert face_geometry(trained, margin, align, landmarks)[0] == expected
 
 
-def fake_checkpoint(crop_geometry: dict | None):
+def fake_checkpoint(crop_geometry: dict | None, **options):
     """An untrained 2-AU detector whose data_config records ``crop_geometry``."""
     import torch
 
@@ -149,7 +153,16 @@ def fake_checkpoint(crop_geometry: dict | None):
         config["crop_geometry"] = crop_geometry
     torch.manual_seed(0)
     backbone = {"name": "test_efficientnet", "pretrained": False}
-    return AUDetector(AULitModule(aus=["AU1", "AU12"], backbone=backbone, data_config=config))
+    model = AULitModule(aus=["AU1", "AU12"], backbone=backbone, data_config=config)
+    return AUDetector(model, **options)
+
+
+def test_renders_template_false_cuts_synthetic_models_as_before():
+    renders = synthetic_crop_geometry("video", VIDEO_CONFIG)
+    assert fake_checkpoint(renders, renders_template=False).crop_geometry is None
+    assert fake_checkpoint(renders).crop_geometry.template is not None
+    real = fake_checkpoint(TEMPLATE5, renders_template=False)  # real crops: unaffected
+    assert real.crop_geometry == CropGeometry("template5")
 
 
 #: Tilted 5 landmarks of a face in the 200 x 150 frame: the right-hand eye 10 px lower.
@@ -163,7 +176,12 @@ TILT = math.atan2(10.0, 40.0)
         (TEMPLATE5, CropGeometry("template5"), "points"),
         ({"method": "eyes", "margin": 0.2, "landmarks": 66}, CropGeometry("eyes", 0.2, 66), "box"),
         (None, CropGeometry("template5"), "points"),  # an older checkpoint: as before
-        (synthetic_crop_geometry("video"), CropGeometry("template5"), "points"),
+        (synthetic_crop_geometry("video"), CropGeometry("template5"), "points"),  # no template
+        (
+            synthetic_crop_geometry("video", VIDEO_CONFIG),
+            CropGeometry.from_dict(synthetic_crop_geometry("video", VIDEO_CONFIG)),
+            "points",
+        ),
     ],
 )
 def test_predict_cuts_faces_with_the_checkpoints_geometry(
@@ -209,6 +227,53 @@ def test_faces_without_landmarks_fall_back_with_one_warning(frame, caplog):
             "the 5 landmarks these faces lack (detector=haar): the nearest from a box",
         )
     ]
+
+
+# ---- the renders' own template ---------------------------------------------------------------
+def test_the_renders_template_is_where_their_faces_sit():
+    video = np.array(synthetic_crop_geometry("video", VIDEO_CONFIG)["template"])
+    posed = np.array(synthetic_crop_geometry("posed", {"regime": "posed"})["template"])
+    for points in (video, posed):
+        eyes, nose, mouth = points[:2], points[2], points[3:]
+        assert eyes[0, 0] < 0.5 < eyes[1, 0] and mouth[0, 0] < 0.5 < mouth[1, 0]
+        assert eyes[:, 1].max() < nose[1] < mouth[:, 1].min()  # eyes above nose above mouth
+        assert abs(points[:, 0].mean() - 0.5) < 0.02  # about the midline
+    eye_distance = [p[1, 0] - p[0, 0] for p in (video, posed)]
+    assert eye_distance[1] / eye_distance[0] == pytest.approx(1.2, abs=0.06)  # stills: CROP_ZOOM
+
+
+def test_a_synthetic_record_with_its_template_is_cut_onto_it(frame):
+    record = synthetic_crop_geometry("video", VIDEO_CONFIG)
+    geometry = CropGeometry.from_dict(record)
+    template = np.array(record["template"])
+    assert geometry == CropGeometry("template5", 0.0, template=tuple(map(tuple, template)))
+    assert CropGeometry.from_dict(geometry.to_dict()) == geometry  # round trip as template5
+    assert geometry.describe() == "template5 on the renders' template (margin 0)"
+    # 5 points that are the template turned by 20 deg, scaled by 90 px and shifted: the cut
+    # maps them back onto the template's place in the crop, exactly
+    turn = np.deg2rad(20.0)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    points = template @ rotation.T * 90.0 + [60.0, 20.0]
+    matrix = landmark_affine(points, 48, geometry.margin, geometry.template)
+    mapped = np.c_[points, np.ones(5)] @ matrix.T
+    np.testing.assert_allclose(mapped, template * 48, atol=1e-9)
+    crop = cut_face(frame, geometry, 48, points=points)
+    np.testing.assert_array_equal(crop, cv2.warpAffine(frame, matrix, (48, 48)))
+
+
+def test_faces_without_landmarks_are_cut_around_the_box_with_the_usual_margin():
+    geometry = CropGeometry.from_dict(synthetic_crop_geometry("video", VIDEO_CONFIG))
+    assert face_geometry(geometry, 0.0, True, False)[0] == CropGeometry("eyes", 0.15)
+    assert face_geometry(geometry, 0.3, True, False)[0] == CropGeometry("eyes", 0.3)  # margin=
+    assert face_geometry(geometry, 0.0, True, True)[0] == geometry
+
+
+@pytest.mark.parametrize("template", [[[0.3, 0.4]] * 4, "wide", [[0.3, "x"]] * 5])
+def test_a_hand_edited_template_is_one_clear_error(template):
+    from au.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="expected 5 \\[x, y\\] fractions"):
+        CropGeometry.from_dict({"method": "synthetic", "template": template})
 
 
 # ---- what the data module and the checkpoint record -----------------------------------------
@@ -285,14 +350,20 @@ def test_the_model_built_for_an_index_carries_its_geometry_in_data_config(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_tiny_fit_saves_the_synthetic_framing_and_predict_keeps_todays_crops(tiny_run):
+def test_a_tiny_fit_saves_the_renders_template_and_predict_cuts_onto_it(tiny_run):
+    from au.data.index import read_index
     from au.inference.detector import AUDetector
     from au.models.checkpoint import read_checkpoint
 
     ckpt = tiny_run / "checkpoints" / "best.ckpt"
-    data_config = read_checkpoint(ckpt)["hyper_parameters"]["data_config"]
-    assert data_config["crop_geometry"] == synthetic_crop_geometry("video")
-    assert AUDetector.from_checkpoint(ckpt).crop_geometry is None  # renders: not a cut crop
+    checkpoint = read_checkpoint(ckpt)
+    data_config = checkpoint["hyper_parameters"]["data_config"]
+    root = checkpoint["datamodule_hyper_parameters"]["data"]["data_root"]
+    index = next(Path(root).glob("synthetic/*/index.json")).parent
+    config = read_index(index / "index.csv").meta["config"]
+    assert data_config["crop_geometry"] == synthetic_crop_geometry("video", config)
+    geometry = AUDetector.from_checkpoint(ckpt).crop_geometry
+    assert geometry.method == "template5" and geometry.template is not None
 
 
 def test_a_recorded_geometry_au_cannot_follow_is_one_clear_error():

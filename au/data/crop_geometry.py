@@ -17,25 +17,35 @@ from au.data.index import AUIndex
 log = logging.getLogger(__name__)
 
 
-def synthetic_crop_geometry(regime: str) -> dict:
+def synthetic_crop_geometry(regime: str, config: dict | None = None) -> dict:
     """How the synthetic generator frames its faces (``crop_geometry`` of its sets).
 
     Renders are not aligned: a frontal, unshifted head has its face origin (cheekbone line,
     midline) at ``face_centre`` (fractions of the image) and one face unit spans ``face_zoom``
     image widths (stills are drawn larger, as crops), and each frame's head pose (yaw, pitch,
-    roll, scale, shift) moves the face from there.
+    roll, scale, shift) moves the face from there. With the set's ``config``
+    (:class:`~au.data.synthetic.SyntheticConfig`'s fields), ``template`` holds the mean position
+    of the 5 template points over the set's frames (:func:`au.data.synthetic.landmarks.
+    mean_template`), onto which ``au.predict`` cuts detected faces.
     """
     from au.data.synthetic.canvas import FRAME_CENTER_Y, FRAME_ZOOM
     from au.data.synthetic.stills import CROP_ZOOM, STILL_REGIMES
 
     zoom = FRAME_ZOOM * (CROP_ZOOM if regime in STILL_REGIMES else 1.0)
-    return {
+    record = {
         "method": "synthetic",
         "regime": regime,
         "face_zoom": round(zoom, 6),
         "face_centre": [0.5, FRAME_CENTER_Y],
         "aligned": False,
     }
+    if config is not None:
+        from au.data.synthetic import SyntheticConfig
+        from au.data.synthetic.landmarks import mean_template
+
+        points = mean_template(SyntheticConfig(**config))
+        record["template"] = [[round(float(x), 4), round(float(y), 4)] for x, y in points]
+    return record
 
 
 def crop_geometry_of(index: AUIndex) -> dict | None:
@@ -48,7 +58,7 @@ def crop_geometry_of(index: AUIndex) -> dict | None:
     if "crop_geometry" in meta:
         return dict(meta["crop_geometry"])
     if str(meta.get("name", "")).startswith("synthetic") and "regime" in meta:
-        return synthetic_crop_geometry(meta["regime"])
+        return synthetic_crop_geometry(meta["regime"], meta.get("config"))
     return None
 
 

@@ -111,6 +111,7 @@ class Detector:
         batch_size: int = 32,
         threads: int | None = None,
         clahe: bool | None = None,
+        renders_template: bool = True,
         **face_options,
     ) -> Detector:
         """Load a checkpoint written by ``au.fit``; options as in ``configs/predict.yaml``.
@@ -121,7 +122,12 @@ class Detector:
             CheckpointError: If ``path`` is not a usable checkpoint.
         """
         model = AUDetector.from_checkpoint(
-            path, device=device, runtime=runtime, threads=threads, clahe=clahe
+            path,
+            device=device,
+            runtime=runtime,
+            threads=threads,
+            clahe=clahe,
+            renders_template=renders_template,
         )
         tracker = build_tracker(detector, face_options, align, detect_every, smoothing)
         return cls(model, tracker, margin=margin, batch_size=batch_size)

@@ -69,6 +69,9 @@ class AUDetector:
         clahe: Contrast-normalise crops (CLAHE); ``None``: as the model was trained.
         occurrence_threshold: Intensity at or above which an intensity model's AU is present
             (``None``: :attr:`~au.tasks.intensity.IntensityTask.default_occurrence_threshold`).
+        renders_template: A model trained on the synthetic renders that records their mean 5
+            points: cut faces onto that template (``True``) or onto ArcFace's, as before
+            (``False``); other models are unaffected.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class AUDetector:
         runtime=None,
         clahe: bool | None = None,
         occurrence_threshold: float | None = None,
+        renders_template: bool = True,
     ):
         self.model = model.eval().to(device)
         self.device = torch.device(device)
@@ -100,6 +104,8 @@ class AUDetector:
         #: How the training crops were cut, for the predict loop to cut faces alike (``None``:
         #: not recorded, or not a geometry au cuts, e.g. the synthetic renders).
         self.crop_geometry = CropGeometry.from_dict(self.data_config.get("crop_geometry"))
+        if not renders_template and self.crop_geometry and self.crop_geometry.template:
+            self.crop_geometry = None  # cut as for a model that records no geometry au cuts
         self._plan_outputs(self.runtime.output_names, emotions)
 
     def _plan_outputs(self, names: Sequence[str], emotions: Sequence[str]) -> None:

@@ -68,8 +68,11 @@ def face_geometry(
 
     Args:
         trained: The checkpoint's crop geometry (``None``: none recorded, or one au does not
-            cut, such as the synthetic renders): faces are then cut as before geometries were
-            recorded, ``template5`` with 5 landmarks, else ``eyes``.
+            cut, such as renders recorded without their template): faces are then cut as
+            before geometries were recorded, ``template5`` with 5 landmarks, else ``eyes``.
+            Renders recorded with their template (``template5`` onto it, margin 0) are cut
+            onto it; a face without landmarks then gets ``eyes`` at
+            :data:`~au.alignment.CROP_MARGIN`, as before (a box has no template to follow).
         margin: The crop margin (the checkpoint's unless ``margin`` was given).
         align: ``False`` (``align=false``): upright ``box`` crops, whatever the checkpoint.
         landmarks: Whether the face has the 5 landmarks (MTCNN); without them a ``template5``
@@ -82,6 +85,8 @@ def face_geometry(
         return CropGeometry(method, margin), "the checkpoint records no crop geometry au cuts"
     if trained.method == "template5" and not landmarks:
         why = "the checkpoint's crops are template5, which needs the 5 landmarks these faces lack"
+        if trained.template is not None and margin == trained.margin:
+            margin = CROP_MARGIN  # the renders' template: a box gets au's usual margin
         return CropGeometry("eyes", margin), why + " (detector=haar): the nearest from a box"
     return replace(trained, margin=margin), "as the checkpoint's crops"
 
