@@ -3,7 +3,6 @@ checkpoint record, and the predict loop cutting faces as the checkpoint's crops 
 
 import logging
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -351,16 +350,13 @@ def test_the_model_built_for_an_index_carries_its_geometry_in_data_config(tmp_pa
 
 @pytest.mark.slow
 def test_a_tiny_fit_saves_the_renders_template_and_predict_cuts_onto_it(tiny_run):
-    from au.data.index import read_index
     from au.inference.detector import AUDetector
     from au.models.checkpoint import read_checkpoint
 
     ckpt = tiny_run / "checkpoints" / "best.ckpt"
     checkpoint = read_checkpoint(ckpt)
     data_config = checkpoint["hyper_parameters"]["data_config"]
-    root = checkpoint["datamodule_hyper_parameters"]["data"]["data_root"]
-    index = next(Path(root).glob("synthetic/*/index.json")).parent
-    config = read_index(index / "index.csv").meta["config"]
+    config = checkpoint["datamodule_hyper_parameters"]["data"]["synthetic"]  # the set it read
     assert data_config["crop_geometry"] == synthetic_crop_geometry("video", config)
     geometry = AUDetector.from_checkpoint(ckpt).crop_geometry
     assert geometry.method == "template5" and geometry.template is not None
