@@ -267,6 +267,13 @@ def test_faces_without_landmarks_are_cut_around_the_box_with_the_usual_margin():
     assert face_geometry(geometry, 0.0, True, True)[0] == geometry
 
 
+def test_a_hand_edited_synthetic_config_is_one_clear_error():
+    from au.errors import IndexFormatError
+
+    with pytest.raises(IndexFormatError, match="synthetic set config .*num_subject"):
+        synthetic_crop_geometry("video", {"num_subject": 4})
+
+
 @pytest.mark.parametrize("template", [[[0.3, 0.4]] * 4, "wide", [[0.3, "x"]] * 5])
 def test_a_hand_edited_template_is_one_clear_error(template):
     from au.errors import CheckpointError

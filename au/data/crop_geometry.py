@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from au.data.index import AUIndex
+from au.errors import IndexFormatError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,11 @@ def synthetic_crop_geometry(regime: str, config: dict | None = None) -> dict:
         from au.data.synthetic import SyntheticConfig
         from au.data.synthetic.landmarks import mean_template
 
-        points = mean_template(SyntheticConfig(**config))
+        try:
+            settings = SyntheticConfig(**config)
+        except (TypeError, ValueError) as err:  # a hand-edited index.json
+            raise IndexFormatError(f"synthetic set config {config!r}: {err}") from err
+        points = mean_template(settings)
         record["template"] = [[round(float(x), 4), round(float(y), 4)] for x, y in points]
     return record
 

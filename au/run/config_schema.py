@@ -28,7 +28,8 @@ from typing import Annotated, Any
 import annotated_types
 from pydantic import BaseModel, ConfigDict, create_model
 
-from au.run.config_keys import Parameters
+from au.run.config import compose_config
+from au.run.config_keys import Parameters, section_parameters
 from au.run.config_ranges import Range, range_of
 
 #: Strict: a value is taken as it is (the receiving code gets it unconverted); classes a config
@@ -112,9 +113,6 @@ def constraints(bounds: Range) -> list[annotated_types.BaseMetadata]:
 
 def main(argv: list[str]) -> None:
     """Print the JSON schema of the default fit config's sections (or of the one named)."""
-    from au.run.config import compose_config
-    from au.run.config_keys import section_parameters
-
     config = compose_config("fit", ["paths.output_dir=."])
     sections = section_parameters(config)
     unknown = [name for name in argv if name not in sections]
