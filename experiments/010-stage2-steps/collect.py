@@ -24,12 +24,14 @@ from pathlib import Path
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+EXPERIMENT = "010"
+SETTINGS = ("epochs", "steps")  # baseline first
 BLOCKS = ("posed", "wild", "emotion")
 
 
 def run_row(run: Path) -> dict:
-    """One run's scores, from its summary and its metrics log."""
-    block, setting = run.parent.name.removeprefix("010-").split("-")
+    """One run's scores, from its summary and metrics log (``<experiment>-<block>-<setting>``)."""
+    _, block, setting = run.parent.name.split("-")
     summary = json.loads((run / "results" / "summary.json").read_text())
     emotion = block == "emotion"
     monitor = "val/macro_f1" if emotion else "val/f1"
@@ -51,40 +53,50 @@ def run_row(run: Path) -> dict:
     }
 
 
-def main() -> None:
-    """Write results.csv and comparison_<block>.csv beside this file; print the tables."""
+def collect(
+    experiment: str, settings: tuple[str, str], blocks: tuple[str, ...], out_dir: Path
+) -> None:
+    """Write results.csv and comparison_<block>.csv into ``out_dir``; print the tables.
+
+    Args:
+        experiment: The runs' prefix (``logs/fit/multiruns/<experiment>-<block>-<setting>``).
+        settings: The baseline setting, then the one compared with it.
+        blocks: The blocks to compare.
+        out_dir: The experiment's folder.
+    """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("logs", nargs="*", type=Path, default=[Path("logs/fit/multiruns")])
     args = parser.parse_args()
     runs = sorted(
         run
         for logs in args.logs
-        for run in logs.glob("010-*/seed*")
+        for run in logs.glob(f"{experiment}-*/seed*")
         if (run / "results" / "summary.json").is_file()
     )
     table = pd.DataFrame([run_row(run) for run in runs])
-    table.to_csv(HERE / "results.csv", index=False, float_format="%.2f")
+    table.to_csv(out_dir / "results.csv", index=False, float_format="%.2f")
     columns = ["val_score", "test_score", "roc_auc_or_accuracy", "epochs", "train_seconds"]
     print(table.groupby(["block", "setting"])[columns].mean().round(1).to_string())
-    for block in BLOCKS:
-        compare([run for run in runs if run.parent.name.startswith(f"010-{block}-")], block)
+    for block in blocks:
+        group = f"{experiment}-{block}"
+        block_runs = [run for run in runs if run.parent.name.startswith(f"{group}-")]
+        compare(block_runs, [f"{group}-{setting}" for setting in settings], out_dir, block)
 
 
-def compare(runs: list[Path], block: str) -> None:
-    """``au.compare`` of steps against epochs on one block's test subjects."""
+def compare(runs: list[Path], groups: list[str], out_dir: Path, block: str) -> None:
+    """``au.compare`` of ``groups[1]`` against ``groups[0]`` on one block's test subjects."""
     with tempfile.TemporaryDirectory() as tmp:
         for run in runs:
             shutil.copytree(run / "results", Path(tmp) / run.parent.name / run.name / "results")
         out = Path(tmp) / "comparison"
-        groups = [str(Path(tmp) / f"010-{block}-{setting}") for setting in ("epochs", "steps")]
         subprocess.run(
-            [sys.executable, "-m", "au.compare", *groups, "--group-by", "experiment",
-             "--baseline", f"010-{block}-epochs", "--out", str(out)],
+            [sys.executable, "-m", "au.compare", *(str(Path(tmp) / g) for g in groups),
+             "--group-by", "experiment", "--baseline", groups[0], "--out", str(out)],
             check=True, capture_output=True,
         )  # fmt: skip
-        shutil.copy(out / "comparison.csv", HERE / f"comparison_{block}.csv")
+        shutil.copy(out / "comparison.csv", out_dir / f"comparison_{block}.csv")
         print(f"\n{block}: test, au.compare\n{(out / 'comparison.md').read_text()}")
 
 
 if __name__ == "__main__":
-    main()
+    collect(EXPERIMENT, SETTINGS, BLOCKS, HERE)
