@@ -85,7 +85,7 @@ def test_the_schema_prints_as_json_schema(capsys):
     assert sorted(printed) == ["data", "schedule"]
     steps = printed["schedule"]["properties"]["stage2_min_steps"]
     assert steps["anyOf"] == [{"minimum": 1, "type": "integer"}, {"type": "null"}]
-    assert steps["default"] is None  # the constructor's default (the YAML sets 400)
+    assert steps["default"] is None  # the constructor's default (the YAML sets 800)
     assert printed["data"]["properties"]["batch_size"]["minimum"] == 1
     assert printed["data"]["additionalProperties"] is False
 
