@@ -29,26 +29,36 @@ SETTINGS = ("epochs", "steps")  # baseline first
 BLOCKS = ("posed", "wild", "emotion")
 
 
+#: The blocks that are not AU detection: the monitored validation key, the test headline, and
+#: the column and summary key of a second test score (AU detection: val/f1, f1, ROC-AUC).
+SCORES = {
+    "emotion": ("val/macro_f1", "macro_f1", "roc_auc_or_accuracy", "accuracy"),
+    "intensity": ("val/icc", "icc", "mae", "mae"),
+}
+AU_SCORES = ("val/f1", "f1", "roc_auc_or_accuracy", "roc_auc")
+
+
 def run_row(run: Path) -> dict:
-    """One run's scores, from its summary and metrics log (``<experiment>-<block>-<setting>``)."""
+    """One run's scores, from its summary and metrics log (``<experiment>-<block>-<setting>``).
+
+    Scores are percentages, except an intensity block's ``mae`` (intensity units, 0-5).
+    """
     _, block, setting = run.parent.name.split("-")
     summary = json.loads((run / "results" / "summary.json").read_text())
-    emotion = block == "emotion"
-    monitor = "val/macro_f1" if emotion else "val/f1"
+    monitor, headline, column, key = SCORES.get(block, AU_SCORES)
     metrics = pd.read_csv(run / "csv" / "metrics.csv").dropna(subset=[monitor])
     kept = metrics.loc[metrics["epoch"] == summary["checkpoint_epoch"], monitor].iloc[-1]
     epochs = int(metrics["epoch"].max()) + 1
-    stage2 = json.loads((run / "results" / "summary.json").read_text()).get("checkpoint_stage")
     return {
         "block": block,
         "setting": setting,
         "seed": int(run.name.removeprefix("seed")),
         "val_score": float(kept) * 100,
-        "test_score": summary["macro_f1" if emotion else "f1"] * 100,
-        "roc_auc_or_accuracy": summary["accuracy" if emotion else "roc_auc"] * 100,
+        "test_score": summary[headline] * 100,
+        column: summary[key] * (1 if key == "mae" else 100),
         "epochs": epochs,
         "checkpoint_epoch": summary["checkpoint_epoch"],
-        "checkpoint_stage": stage2,
+        "checkpoint_stage": summary.get("checkpoint_stage"),
         "train_seconds": round(summary["train_seconds"]),
     }
 
@@ -75,7 +85,8 @@ def collect(
     )
     table = pd.DataFrame([run_row(run) for run in runs])
     table.to_csv(out_dir / "results.csv", index=False, float_format="%.2f")
-    columns = ["val_score", "test_score", "roc_auc_or_accuracy", "epochs", "train_seconds"]
+    columns = ["val_score", "test_score", "roc_auc_or_accuracy", "mae", "epochs", "train_seconds"]
+    columns = [column for column in columns if column in table]
     print(table.groupby(["block", "setting"])[columns].mean().round(1).to_string())
     for block in blocks:
         group = f"{experiment}-{block}"

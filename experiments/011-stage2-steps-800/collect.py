@@ -5,8 +5,9 @@ Usage (from the repository root, after queue.sh):
 
 The same tables as experiment 010's collect.py (whose code this runs): results.csv, one row per
 run (block: posed, wild, videos for AU detection, emotion for the emotion head on the posed
-stills; setting s400, s800; seed; the kept epoch's validation score; the test headline; ...),
-and comparison_<block>.csv, ``au.compare`` of s800 against s400 on the block's test subjects.
+stills, intensity for AU intensity on the videos; setting s400, s800; seed; the kept epoch's
+validation score; the test headline: average F1, macro-F1 or ICC; ...), and
+comparison_<block>.csv, ``au.compare`` of s800 against s400 on the block's test subjects.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import importlib.util
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+BLOCKS = ("posed", "wild", "emotion", "videos", "intensity")
 SPEC = importlib.util.spec_from_file_location(
     "collect_010", HERE.parent / "010-stage2-steps" / "collect.py"
 )
@@ -22,4 +24,4 @@ SPEC = importlib.util.spec_from_file_location(
 if __name__ == "__main__":
     collect_010 = importlib.util.module_from_spec(SPEC)
     SPEC.loader.exec_module(collect_010)
-    collect_010.collect("011", ("s400", "s800"), ("posed", "wild", "emotion", "videos"), HERE)
+    collect_010.collect("011", ("s400", "s800"), BLOCKS, HERE)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Experiment 011: was 400 stage-2 steps (schedule.stage2_min_steps, experiment 010) long enough?
-# 400 against 800 on the four blocks (posed and wild stills, the emotion head on the posed stills,
-# and the DISFA-like videos, which 800 lengthens from 6 to 12 stage-2 epochs). Validation
-# subjects decide; test subjects are scored once after.
+# 400 against 800 on five blocks (posed and wild stills, the emotion head on the posed stills,
+# the DISFA-like videos, which 800 lengthens from 6 to 12 stage-2 epochs, and AU intensity on
+# those videos, added after the first four had run). Validation subjects decide; test subjects
+# are scored once after.
 # Usage: bash experiments/011-stage2-steps-800/queue.sh
 # Runs land in logs/fit/multiruns/011-<block>-<setting>/seed<seed>/.
 set -euo pipefail
@@ -21,5 +22,10 @@ for seed in 0 1 2; do
     run wild "$seed" "$setting" data=synthetic_wild
     run emotion "$seed" "$setting" data=synthetic_posed task=emotion
     run videos "$seed" "$setting"
+  done
+done
+for seed in 0 1 2; do
+  for setting in s400 s800; do
+    run intensity "$seed" "$setting" task=intensity
   done
 done
