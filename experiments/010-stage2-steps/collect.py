@@ -64,7 +64,11 @@ def run_row(run: Path) -> dict:
 
 
 def collect(
-    experiment: str, settings: tuple[str, str], blocks: tuple[str, ...], out_dir: Path
+    experiment: str,
+    settings: tuple[str, str],
+    blocks: tuple[str, ...],
+    out_dir: Path,
+    description: str | None = __doc__,
 ) -> None:
     """Write results.csv and comparison_<block>.csv into ``out_dir``; print the tables.
 
@@ -73,8 +77,9 @@ def collect(
         settings: The baseline setting, then the one compared with it.
         blocks: The blocks to compare.
         out_dir: The experiment's folder.
+        description: The calling script's usage, for ``--help``.
     """
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("logs", nargs="*", type=Path, default=[Path("logs/fit/multiruns")])
     args = parser.parse_args()
     runs = sorted(

@@ -24,4 +24,4 @@ SPEC = importlib.util.spec_from_file_location(
 if __name__ == "__main__":
     collect_010 = importlib.util.module_from_spec(SPEC)
     SPEC.loader.exec_module(collect_010)
-    collect_010.collect("011", ("s400", "s800"), BLOCKS, HERE)
+    collect_010.collect("011", ("s400", "s800"), BLOCKS, HERE, __doc__)
