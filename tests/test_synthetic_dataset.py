@@ -181,6 +181,35 @@ def test_interrupted_generation_leaves_no_complete_looking_folder(
     assert len(read_index(folder).table) == 10 and not stale.exists()
 
 
+def test_a_set_another_process_finished_first_is_kept_while_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two fits started together on a fresh data root both render the set; the second to
+    finish used to move the first one's folder aside while the first fit read it."""
+    cfg = SyntheticConfig(num_subjects=2, frames_per_subject=5, image_size=32, num_folds=2)
+    folder = writer.dataset_folder(cfg, tmp_path)
+    render_all = writer._render_all
+
+    def others_finish_first(cfg_, staging, workers, progress):
+        table = render_all(cfg_, staging, workers, progress)
+        if not folder.exists():  # the other process puts its copy in place meanwhile
+            monkeypatch.setattr(writer, "_render_all", render_all)
+            generate_synthetic(cfg_, root=tmp_path, workers=1, progress=False)
+            (folder / "read-by-the-other-fit").write_text("")
+        return table
+
+    monkeypatch.setattr(writer, "_render_all", others_finish_first)
+    kept = generate_synthetic(cfg, root=tmp_path, workers=1, progress=False, replace=False)
+    assert kept == folder
+    assert (folder / "read-by-the-other-fit").is_file()  # the same folder, never moved
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no staging left
+    assert len(read_index(folder).table) == 10
+    # replace=True (au.data.synthetic's CLI) renders a fresh copy over it.
+    generate_synthetic(cfg, root=tmp_path, workers=1, progress=False)
+    assert not (folder / "read-by-the-other-fit").exists()
+    assert writer.is_complete(folder) and len(read_index(folder).table) == 10
+
+
 def test_a_failing_render_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def failing_render(*args: object, **kwargs: object) -> np.ndarray:
         raise RuntimeError("renderer failed")

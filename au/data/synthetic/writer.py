@@ -2,7 +2,8 @@
 
 ``generate_synthetic`` renders every subject's video (in parallel over subjects, each seeded from
 ``(seed, subject)`` so the output does not depend on the number of workers) into a hidden staging
-folder and renames it into place only when complete; ``ensure_synthetic`` reuses a finished folder.
+folder and renames it into place only when complete; ``ensure_synthetic`` reuses a finished folder,
+and where two processes rendered the same set at once, the first finished copy stays in place.
 The folder name holds the regime and a hash of the config and of the package's source that the
 regime uses, so changing either gives a new data set instead of silently reusing a stale one.
 """
@@ -343,16 +344,38 @@ def _move_into_place(staging: Path, folder: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _keep_first_finished(staging: Path, folder: Path) -> None:
+    """Rename ``staging`` to ``folder`` unless another process finished ``folder`` first.
+
+    The rename is atomic and refuses a non-empty target, so a process reading the set another
+    one put in place never sees it disappear; the same config renders the same files, so the
+    later copy is dropped. An existing folder that is not a finished set is replaced.
+    """
+    try:
+        staging.rename(folder)
+    except OSError:
+        if not is_complete(folder):
+            _move_into_place(staging, folder)
+            return
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def generate_synthetic(
-    cfg: SyntheticConfig, root: str | Path | None = None, workers: int = 2, progress: bool = True
+    cfg: SyntheticConfig,
+    root: str | Path | None = None,
+    workers: int = 2,
+    progress: bool = True,
+    replace: bool = True,
 ) -> Path:
-    """Render ``cfg``'s data set (replacing any existing copy) and return its folder.
+    """Render ``cfg``'s data set and return its folder.
 
     Args:
         cfg: What to generate.
         root: Data root (default :func:`default_data_root`).
         workers: Processes rendering subjects in parallel; the output does not depend on it.
         progress: Show a progress bar.
+        replace: Replace an existing copy; ``False`` keeps a finished copy another process put
+            in place while this one rendered (two fits started together on a fresh data root).
 
     Returns:
         The folder holding ``index.csv``, ``index.json`` and ``images/``.
@@ -366,7 +389,10 @@ def generate_synthetic(
         staging.mkdir()
         table = _render_all(cfg, staging, workers, progress)
         write_index(table, staging, meta=_index_meta(cfg, digest))
-        _move_into_place(staging, folder)
+        if replace:
+            _move_into_place(staging, folder)
+        else:
+            _keep_first_finished(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -380,4 +406,4 @@ def ensure_synthetic(
     folder = dataset_folder(cfg, root)
     if is_complete(folder):
         return folder
-    return generate_synthetic(cfg, root=root, workers=workers)
+    return generate_synthetic(cfg, root=root, workers=workers, replace=False)
